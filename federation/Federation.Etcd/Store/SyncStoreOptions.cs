@@ -1,0 +1,61 @@
+namespace Federation.Etcd.Store;
+
+/// <summary>Settings of one <see cref="SyncStore"/>.</summary>
+public sealed class SyncStoreOptions
+{
+    /// <summary>A name for logs and metrics, e.g. "services".</summary>
+    public string Name { get; set; } = "store";
+
+    /// <summary>
+    /// The prefix this store owns (e.g. <c>cilium/state/nodes/v1/cluster1/</c>). Keys found under it at start
+    /// that are not desired once the initial sync is done are deleted (left over from a previous run).
+    /// Null: nothing is cleaned up.
+    /// </summary>
+    public string? OwnedPrefix { get; set; }
+
+    /// <summary>Key written (RFC 3339 time) once the initial sync has been written; null for none.</summary>
+    public string? SyncedCanaryKey { get; set; }
+
+    /// <summary>Lease TTL of written keys. ClusterMesh uses 15 minutes.</summary>
+    public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>At most this many keys share one lease.</summary>
+    public int MaxKeysPerLease { get; set; } = 1000;
+
+    /// <summary>Writes in flight at once.</summary>
+    public int Workers { get; set; } = 16;
+
+    /// <summary>Writes per second at most (token bucket); 0 for no limit.</summary>
+    public int MaxWritesPerSecond { get; set; }
+
+    /// <summary>First retry delay of a failed write (per key, doubling, with jitter).</summary>
+    public TimeSpan RetryMinDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Watch the owned keys and write back any desired key that someone else changed or deleted.</summary>
+    public bool Enforce { get; set; }
+
+    internal void Validate()
+    {
+        if (MaxKeysPerLease < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxKeysPerLease), MaxKeysPerLease, "SyncStoreOptions.MaxKeysPerLease must be at least 1.");
+        }
+
+        if (Workers < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Workers), Workers, "SyncStoreOptions.Workers must be at least 1.");
+        }
+
+        if (LeaseTtl < TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LeaseTtl), LeaseTtl, "SyncStoreOptions.LeaseTtl must be at least 1 second.");
+        }
+
+        if (Enforce && OwnedPrefix is null)
+        {
+            throw new ArgumentException("SyncStoreOptions.Enforce needs OwnedPrefix (the keys to watch).");
+        }
+    }
+}
