@@ -36,8 +36,7 @@ internal sealed class LoopbackProxy : IAsyncDisposable
         {
             foreach (var connection in _connections)
             {
-                connection.Client.LingerState = new LingerOption(true, 0);
-                connection.Dispose();
+                Reset(connection);
             }
 
             _connections.Clear();
@@ -62,8 +61,7 @@ internal sealed class LoopbackProxy : IAsyncDisposable
 
             if (_blocked)
             {
-                inbound.Client.LingerState = new LingerOption(true, 0);
-                inbound.Dispose();
+                Reset(inbound);
                 continue;
             }
 
@@ -109,6 +107,23 @@ internal sealed class LoopbackProxy : IAsyncDisposable
                 _connections.Remove(outbound);
             }
         }
+    }
+
+    /// <summary>Closes with RST, as a dropped network path looks to the peer.</summary>
+    private static void Reset(TcpClient connection)
+    {
+        if (connection.Client is { } socket)
+        {
+            try
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
+        }
+
+        connection.Dispose();
     }
 
     public async ValueTask DisposeAsync()

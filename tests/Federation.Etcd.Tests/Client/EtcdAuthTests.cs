@@ -1,0 +1,144 @@
+using Federation.Etcd.Protocol;
+using Federation.Etcd.Tests.Infrastructure;
+using Federation.Etcd.Tests.TestSupport;
+
+namespace Federation.Etcd.Tests;
+
+/// <summary>mTLS and etcd's own auth, on a TLS server with client-certificate authentication.</summary>
+[Trait("Needs", "etcd")]
+public sealed class EtcdAuthTests : IAsyncLifetime
+{
+    private EtcdServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await EtcdServer.StartAsync(new EtcdServerOptions { Tls = true });
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private EtcdClient ClientAs(string commonName, Action<EtcdClientOptions>? configure = null)
+    {
+        var (certFile, keyFile, _) = _server.Certificates!.CreateClient(commonName);
+        return Clients.For(_server, o =>
+        {
+            o.CaFile = _server.Certificates.CaFile;
+            o.CertFile = certFile;
+            o.KeyFile = keyFile;
+            configure?.Invoke(o);
+        });
+    }
+
+    [Fact]
+    public async Task A_client_certificate_signed_by_the_ca_is_accepted()
+    {
+        await using var client = ClientAs("root");
+
+        await client.PutAsync("tls/k", "v");
+        Assert.Equal("v", (await client.GetAsync("tls/k"))!.Value.ToStringUtf8());
+    }
+
+    [Fact]
+    public async Task Without_a_client_certificate_the_connection_is_refused()
+    {
+        await using var client = Clients.For(_server, o => o.CaFile = _server.Certificates!.CaFile);
+
+        await Assert.ThrowsAsync<EtcdUnavailableException>(() => client.GetAsync("tls/k"));
+    }
+
+    [Fact]
+    public async Task A_server_certificate_from_another_ca_is_rejected()
+    {
+        using var otherCa = TestCertificates.Create(Directory.CreateTempSubdirectory("other-ca").FullName);
+        var (certFile, keyFile, _) = _server.Certificates!.CreateClient("root");
+        await using var client = Clients.For(_server, o =>
+        {
+            o.CaFile = otherCa.CaFile;
+            o.CertFile = certFile;
+            o.KeyFile = keyFile;
+        });
+
+        await Assert.ThrowsAsync<EtcdUnavailableException>(() => client.GetAsync("tls/k"));
+    }
+
+    [Fact]
+    public async Task A_read_only_user_can_read_and_watch_its_prefix_but_not_write()
+    {
+        await using var root = ClientAs("root");
+        await root.PutAsync("cilium/state/nodes/v1/c1/n1", "node");
+        await root.UserAddAsync("root", password: null);
+        await root.RoleAddAsync("root");
+        await root.UserGrantRoleAsync("root", "root");
+        await root.RoleAddAsync("remote-reader");
+        await root.RoleGrantPrefixPermissionAsync("remote-reader", "cilium/", Permission.Types.Type.Read);
+        await root.UserAddAsync("remote", password: null);
+        await root.UserGrantRoleAsync("remote", "remote-reader");
+        await root.AuthEnableAsync();
+
+        Assert.Equal(["remote-reader"], await root.UserGetRolesAsync("remote"));
+
+        // The certificate's CN is the etcd user.
+        await using var reader = ClientAs("remote");
+        Assert.Equal("node", (await reader.GetAsync("cilium/state/nodes/v1/c1/n1"))!.Value.ToStringUtf8());
+
+        var denied = await Assert.ThrowsAsync<EtcdPermissionDeniedException>(() => reader.PutAsync("cilium/state/nodes/v1/c1/n2", "x"));
+        Assert.Equal(GrpcStatusCode.PermissionDenied, denied.Status);
+        await Assert.ThrowsAsync<EtcdPermissionDeniedException>(() => reader.GetAsync("other/key"));
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await Assert.ThrowsAsync<EtcdPermissionDeniedException>(async () =>
+        {
+            await foreach (var unused in reader.WatchPrefixAsync("other/", cancellationToken: cts.Token))
+            {
+            }
+        });
+
+        var watch = reader.WatchPrefixAsync("cilium/state/nodes/v1/", cancellationToken: cts.Token).GetAsyncEnumerator(cts.Token);
+        var next = watch.MoveNextAsync().AsTask();
+        await root.PutAsync("cilium/state/nodes/v1/c1/n3", "node3");
+        while (await next)
+        {
+            if (watch.Current.Events.Count > 0)
+            {
+                Assert.Equal("node3", watch.Current.Events[0].Kv.Value.ToStringUtf8());
+                break;
+            }
+
+            next = watch.MoveNextAsync().AsTask();
+        }
+
+        await watch.DisposeAsync();
+        await root.AuthDisableAsync();
+    }
+
+    [Fact]
+    public async Task Password_authentication_gets_a_token_and_a_wrong_password_is_refused()
+    {
+        await using var root = ClientAs("root");
+        await root.UserAddAsync("root", password: null);
+        await root.RoleAddAsync("root");
+        await root.UserGrantRoleAsync("root", "root");
+        await root.RoleAddAsync("writer");
+        await root.RoleGrantPrefixPermissionAsync("writer", "app/", Permission.Types.Type.Readwrite);
+        await root.UserAddAsync("app", "s3cret");
+        await root.UserGrantRoleAsync("app", "writer");
+        await root.AuthEnableAsync();
+
+        // A certificate whose CN is no user, plus a password: the token decides.
+        await using var app = ClientAs("nobody", o =>
+        {
+            o.Username = "app";
+            o.Password = "s3cret";
+        });
+        await app.PutAsync("app/k", "v");
+        Assert.Equal("v", (await app.GetAsync("app/k"))!.Value.ToStringUtf8());
+        await Assert.ThrowsAsync<EtcdPermissionDeniedException>(() => app.PutAsync("cilium/x", "v"));
+
+        await using var wrong = ClientAs("nobody", o =>
+        {
+            o.Username = "app";
+            o.Password = "wrong";
+        });
+        var error = await Assert.ThrowsAnyAsync<EtcdException>(() => wrong.GetAsync("app/k"));
+        Assert.Contains("authentication failed", error.Detail);
+
+        await root.AuthDisableAsync();
+    }
+}
