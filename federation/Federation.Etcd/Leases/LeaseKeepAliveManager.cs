@@ -92,9 +92,9 @@ internal sealed partial class LeaseKeepAliveManager : IAsyncDisposable
                 Log.StreamFailed(_logger, call.Endpoint, ex.Message);
                 await _client.TryReauthenticateAsync(token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (!token.IsCancellationRequested)
             {
-                Log.StreamFailed(_logger, call.Endpoint, ex.Message);
+                Log.StreamFailed(_logger, call.Endpoint, $"{ex.GetType().Name}: {ex.Message}");
             }
             finally
             {

@@ -1,4 +1,5 @@
 using System.Text;
+using Federation.Etcd.ClusterMesh;
 
 namespace Federation.Etcd.Store;
 
@@ -41,5 +42,5 @@ public sealed class HeartbeatWriter
         }
     }
 
-    private void Beat() => _store.Upsert(_key, Encoding.UTF8.GetBytes(SyncStore.FormatRfc3339(_time.GetUtcNow())));
+    private void Beat() => _store.Upsert(_key, Encoding.UTF8.GetBytes(ClusterMeshTimestamp.Format(_time.GetUtcNow())));
 }

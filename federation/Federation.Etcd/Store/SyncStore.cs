@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Threading.RateLimiting;
+using Federation.Etcd.ClusterMesh;
 using Federation.Etcd.Protocol;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
@@ -211,15 +211,17 @@ public sealed partial class SyncStore : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception ex) when (ex is EtcdException or IOException)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
+                // Whatever failed, this key is retried and the worker lives on: a dead worker would
+                // leave the key "processing" forever.
                 Interlocked.Increment(ref _errors);
                 EtcdMetrics.SyncErrors.Add(1, _storeTag);
                 int attempt;
                 lock (_gate)
                 {
                     attempt = _failures[key] = _failures.GetValueOrDefault(key) + 1;
-                    _lastError = $"{key}: {ex.Message}";
+                    _lastError = ex is EtcdException ? $"{key}: {ex.Message}" : $"{key}: {ex.GetType().Name}: {ex.Message}";
                 }
 
                 if (ex is LeaseNotFoundException)
@@ -313,7 +315,7 @@ public sealed partial class SyncStore : IAsyncDisposable
         if (_options.SyncedCanaryKey is { } canary)
         {
             // The canary is a desired key like the others: a lost lease writes it again.
-            Upsert(canary, System.Text.Encoding.UTF8.GetBytes(FormatRfc3339(_time.GetUtcNow())));
+            Upsert(canary, System.Text.Encoding.UTF8.GetBytes(ClusterMeshTimestamp.Format(_time.GetUtcNow())));
         }
         else if (_synced.TrySetResult())
         {
@@ -446,10 +448,6 @@ public sealed partial class SyncStore : IAsyncDisposable
         var capped = Math.Min(baseDelay, _options.RetryMaxDelay.TotalMilliseconds);
         return TimeSpan.FromMilliseconds(capped * (0.5 + (Random.Shared.NextDouble() / 2)));
     }
-
-    /// <summary>Go's time.RFC3339 layout, in UTC.</summary>
-    internal static string FormatRfc3339(DateTimeOffset time)
-        => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static partial class Log
     {

@@ -155,9 +155,9 @@ internal sealed partial class WatchManager : IAsyncDisposable
             {
                 Log.StreamFailed(_logger, call.Endpoint, ex.Message);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (!token.IsCancellationRequested)
             {
-                Log.StreamFailed(_logger, call.Endpoint, ex.Message);
+                Log.StreamFailed(_logger, call.Endpoint, $"{ex.GetType().Name}: {ex.Message}");
             }
             finally
             {

@@ -239,7 +239,14 @@ public sealed class SyncStoreTests : IAsyncLifetime
 
         proxy.Block();
         store.Upsert(prefix + "a", Bytes("1"));
-        await Eventually.TrueAsync(() => store.GetStatus().Errors >= 2, Timeout, "failed attempts");
+        try
+        {
+            await Eventually.TrueAsync(() => store.GetStatus().Errors >= 2, Timeout, "failed attempts");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}; status {store.GetStatus()}; key written: {await ValueOf(prefix + "a") is not null}", ex);
+        }
         Assert.NotNull(store.GetStatus().LastError);
         proxy.Unblock();
 

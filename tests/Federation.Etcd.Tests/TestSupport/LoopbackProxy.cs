@@ -77,6 +77,14 @@ internal sealed class LoopbackProxy : IAsyncDisposable
             await outbound.ConnectAsync(_target, _stop.Token);
             lock (_gate)
             {
+                // Block() may have run while this connection was being set up: it must not survive it.
+                if (_blocked)
+                {
+                    Reset(inbound);
+                    Reset(outbound);
+                    return;
+                }
+
                 _connections.Add(inbound);
                 _connections.Add(outbound);
             }
