@@ -1,48 +1,28 @@
 using System.Text;
 using Federation.Etcd.Store;
-using Federation.Etcd.Tests.Infrastructure;
 using Federation.Etcd.Tests.TestSupport;
 
 namespace Federation.Etcd.Tests;
 
 [Trait("Needs", "etcd")]
-public sealed class SyncStoreTests : IAsyncLifetime
+public sealed class SyncStoreTests : OwnEtcdTestBase
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private readonly CancellationTokenSource _cts = new(TimeSpan.FromSeconds(120));
-    private EtcdServer _server = null!;
-    private EtcdClient _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await EtcdServer.StartAsync();
-        _client = Clients.For(_server);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _cts.CancelAsync();
-        await _client.DisposeAsync();
-        await _server.DisposeAsync();
-        _cts.Dispose();
-    }
-
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
-    private async Task<string?> ValueOf(string key) => (await _client.GetAsync(key))?.Value.ToStringUtf8();
+    private async Task<string?> ValueOf(string key) => (await Client.GetAsync(key))?.Value.ToStringUtf8();
 
     [Fact]
     public async Task Writes_the_desired_state_and_does_not_rewrite_unchanged_values()
     {
         var prefix = Clients.UniquePrefix("ss-basic");
-        await using var store = new SyncStore(_client, new SyncStoreOptions { Name = "basic", OwnedPrefix = prefix });
-        await store.StartAsync(_cts.Token);
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "basic", OwnedPrefix = prefix });
+        await store.StartAsync(Cts.Token);
 
         store.Upsert(prefix + "a", Bytes("1"));
         store.Upsert(prefix + "b", Bytes("2"));
         store.MarkInitialSyncDone();
         await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
-        var revisionOfA = (await _client.GetAsync(prefix + "a"))!.ModRevision;
+        var revisionOfA = (await Client.GetAsync(prefix + "a"))!.ModRevision;
         var writes = store.GetStatus().Writes;
 
         store.Upsert(prefix + "a", Bytes("1"));
@@ -50,7 +30,7 @@ public sealed class SyncStoreTests : IAsyncLifetime
         store.Delete(prefix + "missing");
         await Eventually.TrueAsync(async () => await ValueOf(prefix + "b") == "3", Timeout, "the changed value");
 
-        Assert.Equal(revisionOfA, (await _client.GetAsync(prefix + "a"))!.ModRevision);
+        Assert.Equal(revisionOfA, (await Client.GetAsync(prefix + "a"))!.ModRevision);
         Assert.Equal(writes + 1, store.GetStatus().Writes);
 
         store.Delete(prefix + "a");
@@ -63,24 +43,24 @@ public sealed class SyncStoreTests : IAsyncLifetime
     {
         var prefix = Clients.UniquePrefix("ss-canary");
         var canary = "cilium/synced/" + Guid.NewGuid().ToString("N") + "/" + prefix;
-        var start = (await _client.PutAsync("marker", "m")).Header.Revision + 1;
-        await using var store = new SyncStore(_client, new SyncStoreOptions { Name = "canary", OwnedPrefix = prefix, SyncedCanaryKey = canary, Workers = 8 });
-        await store.StartAsync(_cts.Token);
+        var start = (await Client.PutAsync("marker", "m")).Header.Revision + 1;
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "canary", OwnedPrefix = prefix, SyncedCanaryKey = canary, Workers = 8 });
+        await store.StartAsync(Cts.Token);
 
         for (var i = 0; i < 500; i++)
         {
             store.Upsert($"{prefix}{i:D3}", Bytes($"value-{i}"));
         }
 
-        await Eventually.TrueAsync(async () => await _client.CountPrefixAsync(prefix) >= 100, Timeout, "some writes");
-        Assert.Null(await _client.GetAsync(canary));
+        await Eventually.TrueAsync(async () => await Client.CountPrefixAsync(prefix) >= 100, Timeout, "some writes");
+        Assert.Null(await Client.GetAsync(canary));
 
         store.MarkInitialSyncDone();
         await Eventually.WithinAsync(store.Synced, Timeout, "the canary");
 
-        var canaryKv = (await _client.GetAsync(canary))!;
+        var canaryKv = (await Client.GetAsync(canary))!;
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", canaryKv.Value.ToStringUtf8());
-        var keys = await _client.GetPrefixAsync(prefix);
+        var keys = await Client.GetPrefixAsync(prefix);
         Assert.Equal(500, keys.Kvs.Count);
         Assert.All(keys.Kvs, kv => Assert.True(kv.ModRevision < canaryKv.ModRevision, $"{kv.Key.ToStringUtf8()} written after the canary"));
         Assert.True(canaryKv.Lease != 0, "the canary is leased");
@@ -91,8 +71,8 @@ public sealed class SyncStoreTests : IAsyncLifetime
     public async Task Keys_share_leases_of_at_most_the_configured_size()
     {
         var prefix = Clients.UniquePrefix("ss-leases");
-        await using var store = new SyncStore(_client, new SyncStoreOptions { Name = "leases", OwnedPrefix = prefix, MaxKeysPerLease = 10, Workers = 4 });
-        await store.StartAsync(_cts.Token);
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "leases", OwnedPrefix = prefix, MaxKeysPerLease = 10, Workers = 4 });
+        await store.StartAsync(Cts.Token);
         for (var i = 0; i < 25; i++)
         {
             store.Upsert($"{prefix}{i:D2}", Bytes("v"));
@@ -101,11 +81,11 @@ public sealed class SyncStoreTests : IAsyncLifetime
         store.MarkInitialSyncDone();
         await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
 
-        var byLease = (await _client.GetPrefixAsync(prefix)).Kvs.GroupBy(kv => kv.Lease).ToList();
+        var byLease = (await Client.GetPrefixAsync(prefix)).Kvs.GroupBy(kv => kv.Lease).ToList();
         Assert.Equal(3, byLease.Count);
         Assert.All(byLease, g => Assert.True(g.Key != 0 && g.Count() <= 10, $"lease {g.Key:x} holds {g.Count()} keys"));
         Assert.Equal(3, store.GetStatus().Leases);
-        var ttl = await _client.LeaseTimeToLiveAsync(byLease[0].Key);
+        var ttl = await Client.LeaseTimeToLiveAsync(byLease[0].Key);
         Assert.Equal(900, ttl.GrantedTTL);
     }
 
@@ -113,23 +93,23 @@ public sealed class SyncStoreTests : IAsyncLifetime
     public async Task Keys_of_an_expired_lease_are_written_again()
     {
         var prefix = Clients.UniquePrefix("ss-expiry");
-        await using var proxy = new LoopbackProxy(_server.ClientEndpoints[0]);
+        await using var proxy = new LoopbackProxy(Server.ClientEndpoints[0]);
         await using var partitioned = Clients.For([proxy.Endpoint]);
         await using var store = new SyncStore(partitioned, new SyncStoreOptions { Name = "expiry", OwnedPrefix = prefix, LeaseTtl = TimeSpan.FromSeconds(2) });
-        await store.StartAsync(_cts.Token);
+        await store.StartAsync(Cts.Token);
         store.Upsert(prefix + "a", Bytes("1"));
         store.Upsert(prefix + "b", Bytes("2"));
         store.MarkInitialSyncDone();
         await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
-        var oldLease = (await _client.GetAsync(prefix + "a"))!.Lease;
+        var oldLease = (await Client.GetAsync(prefix + "a"))!.Lease;
 
         // Cut the writer off until etcd expires its lease and drops the keys.
         proxy.Block();
-        await Eventually.TrueAsync(async () => await _client.CountPrefixAsync(prefix) == 0, Timeout, "the lease to expire");
+        await Eventually.TrueAsync(async () => await Client.CountPrefixAsync(prefix) == 0, Timeout, "the lease to expire");
         proxy.Unblock();
 
-        await Eventually.TrueAsync(async () => await _client.CountPrefixAsync(prefix) == 2, Timeout, "the keys to be written again");
-        var kv = (await _client.GetAsync(prefix + "a"))!;
+        await Eventually.TrueAsync(async () => await Client.CountPrefixAsync(prefix) == 2, Timeout, "the keys to be written again");
+        var kv = (await Client.GetAsync(prefix + "a"))!;
         Assert.Equal("1", kv.Value.ToStringUtf8());
         Assert.NotEqual(oldLease, kv.Lease);
     }
@@ -139,30 +119,30 @@ public sealed class SyncStoreTests : IAsyncLifetime
     {
         var prefix = Clients.UniquePrefix("ss-revoke");
         // The revoke is noticed at the next keep-alive, a third of the TTL later.
-        await using var store = new SyncStore(_client, new SyncStoreOptions { Name = "revoke", OwnedPrefix = prefix, LeaseTtl = TimeSpan.FromSeconds(6) });
-        await store.StartAsync(_cts.Token);
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "revoke", OwnedPrefix = prefix, LeaseTtl = TimeSpan.FromSeconds(6) });
+        await store.StartAsync(Cts.Token);
         store.Upsert(prefix + "a", Bytes("1"));
         store.MarkInitialSyncDone();
         await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
-        var lease = (await _client.GetAsync(prefix + "a"))!.Lease;
+        var lease = (await Client.GetAsync(prefix + "a"))!.Lease;
 
-        await using var other = Clients.For(_server);
+        await using var other = Clients.For(Server);
         await other.LeaseRevokeAsync(lease);
 
-        await Eventually.TrueAsync(async () => (await _client.GetAsync(prefix + "a")) is { } kv && kv.Lease != lease, Timeout, "the key back on a new lease");
+        await Eventually.TrueAsync(async () => (await Client.GetAsync(prefix + "a")) is { } kv && kv.Lease != lease, Timeout, "the key back on a new lease");
     }
 
     [Fact]
     public async Task Left_over_keys_from_a_previous_run_are_deleted_once_the_initial_sync_is_done()
     {
         var prefix = Clients.UniquePrefix("ss-stale");
-        await _client.PutAsync(prefix + "kept", "old");
-        await _client.PutAsync(prefix + "stale1", "old");
-        await _client.PutAsync(prefix + "stale2", "old");
-        await _client.PutAsync("outside/" + prefix, "untouched");
+        await Client.PutAsync(prefix + "kept", "old");
+        await Client.PutAsync(prefix + "stale1", "old");
+        await Client.PutAsync(prefix + "stale2", "old");
+        await Client.PutAsync("outside/" + prefix, "untouched");
 
-        await using var store = new SyncStore(_client, new SyncStoreOptions { Name = "stale", OwnedPrefix = prefix });
-        await store.StartAsync(_cts.Token);
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "stale", OwnedPrefix = prefix });
+        await store.StartAsync(Cts.Token);
         store.Upsert(prefix + "kept", Bytes("new"));
         store.Upsert(prefix + "added", Bytes("new"));
 
@@ -172,7 +152,7 @@ public sealed class SyncStoreTests : IAsyncLifetime
         store.MarkInitialSyncDone();
         await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
 
-        Assert.Equal([prefix + "added", prefix + "kept"], (await _client.GetPrefixAsync(prefix)).Kvs.Select(kv => kv.Key.ToStringUtf8()));
+        Assert.Equal([prefix + "added", prefix + "kept"], (await Client.GetPrefixAsync(prefix)).Kvs.Select(kv => kv.Key.ToStringUtf8()));
         Assert.Equal("new", await ValueOf(prefix + "kept"));
         Assert.Equal("untouched", await ValueOf("outside/" + prefix));
     }
@@ -182,16 +162,16 @@ public sealed class SyncStoreTests : IAsyncLifetime
     {
         var key = "cilium/cluster-config/" + Guid.NewGuid().ToString("N")[..8];
         const string Config = """{"id":3,"capabilities":{"syncedCanaries":true,"maxConnectedClusters":255}}""";
-        await using var store = new SyncStore(_client, new SyncStoreOptions { Name = "config", OwnedPrefix = key, Enforce = true });
-        await store.StartAsync(_cts.Token);
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "config", OwnedPrefix = key, Enforce = true });
+        await store.StartAsync(Cts.Token);
         store.Upsert(key, Bytes(Config));
         store.MarkInitialSyncDone();
         await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
 
-        await _client.PutAsync(key, Config.Replace("\"id\":3", "\"id\":4", StringComparison.Ordinal));
+        await Client.PutAsync(key, Config.Replace("\"id\":3", "\"id\":4", StringComparison.Ordinal));
         await Eventually.TrueAsync(async () => await ValueOf(key) == Config, Timeout, "the edit to be reverted");
 
-        await _client.DeleteAsync(key);
+        await Client.DeleteAsync(key);
         await Eventually.TrueAsync(async () => await ValueOf(key) == Config, Timeout, "the deleted key to be written back");
     }
 
@@ -199,8 +179,8 @@ public sealed class SyncStoreTests : IAsyncLifetime
     public async Task Stopping_with_revoke_removes_the_written_keys()
     {
         var prefix = Clients.UniquePrefix("ss-stop");
-        var store = new SyncStore(_client, new SyncStoreOptions { Name = "stop", OwnedPrefix = prefix });
-        await store.StartAsync(_cts.Token);
+        var store = new SyncStore(Client, new SyncStoreOptions { Name = "stop", OwnedPrefix = prefix });
+        await store.StartAsync(Cts.Token);
         store.Upsert(prefix + "a", Bytes("1"));
         store.MarkInitialSyncDone();
         await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
@@ -208,23 +188,23 @@ public sealed class SyncStoreTests : IAsyncLifetime
         await store.StopAsync(revokeLeases: true, CancellationToken.None);
         await store.DisposeAsync();
 
-        Assert.Equal(0, await _client.CountPrefixAsync(prefix));
+        Assert.Equal(0, await Client.CountPrefixAsync(prefix));
     }
 
     [Fact]
     public async Task Heartbeat_writer_keeps_rewriting_the_time()
     {
         var key = Clients.UniquePrefix("heartbeat") + ".heartbeat";
-        await using var store = new SyncStore(_client, new SyncStoreOptions { Name = "heartbeat" });
-        await store.StartAsync(_cts.Token);
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "heartbeat" });
+        await store.StartAsync(Cts.Token);
         var writer = new HeartbeatWriter(store, key, TimeSpan.FromSeconds(1));
-        var run = writer.RunAsync(_cts.Token);
+        var run = writer.RunAsync(Cts.Token);
 
         await Eventually.TrueAsync(async () => await ValueOf(key) is not null, Timeout, "the first heartbeat");
         var first = await ValueOf(key);
         await Eventually.TrueAsync(async () => await ValueOf(key) != first, Timeout, "a later heartbeat");
         Assert.True(DateTimeOffset.Parse((await ValueOf(key))!, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.Parse(first!, System.Globalization.CultureInfo.InvariantCulture));
-        await _cts.CancelAsync();
+        await Cts.CancelAsync();
         await run;
     }
 
@@ -232,10 +212,10 @@ public sealed class SyncStoreTests : IAsyncLifetime
     public async Task Failed_writes_are_retried_until_etcd_is_back()
     {
         var prefix = Clients.UniquePrefix("ss-retry");
-        await using var proxy = new LoopbackProxy(_server.ClientEndpoints[0]);
+        await using var proxy = new LoopbackProxy(Server.ClientEndpoints[0]);
         await using var partitioned = Clients.For([proxy.Endpoint], o => o.RequestTimeout = TimeSpan.FromSeconds(1));
         await using var store = new SyncStore(partitioned, new SyncStoreOptions { Name = "retry", OwnedPrefix = prefix, RetryMinDelay = TimeSpan.FromMilliseconds(50), RetryMaxDelay = TimeSpan.FromMilliseconds(500) });
-        await store.StartAsync(_cts.Token);
+        await store.StartAsync(Cts.Token);
 
         proxy.Block();
         store.Upsert(prefix + "a", Bytes("1"));
