@@ -56,7 +56,7 @@ internal sealed class DuplexCall<TResponse> : IAsyncDisposable
             _channel.MarkFailed(endpoint);
             throw new EtcdUnavailableException($"{_method}: no response headers from {endpoint} within {connectTimeout.TotalSeconds:0.###}s");
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        catch (Exception ex) when (ex is HttpRequestException or IOException or System.Net.Sockets.SocketException)
         {
             _channel.MarkFailed(endpoint);
             throw new EtcdUnavailableException($"{_method}: cannot open a stream to {endpoint}: {ex.Message}", ex);
@@ -82,7 +82,7 @@ internal sealed class DuplexCall<TResponse> : IAsyncDisposable
 
             return message;
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is HttpRequestException or IOException or System.Net.Sockets.SocketException && !cancellationToken.IsCancellationRequested)
         {
             if (Endpoint is { } endpoint)
             {

@@ -94,7 +94,7 @@ internal sealed class GrpcChannel : IDisposable
                 lastError = ex;
                 MarkFailed(endpoint);
             }
-            catch (Exception ex) when (ex is HttpRequestException or IOException)
+            catch (Exception ex) when (ex is HttpRequestException or IOException or System.Net.Sockets.SocketException)
             {
                 throw new EtcdUnavailableException($"{method} to {endpoint} failed: {ex.Message}", ex);
             }
