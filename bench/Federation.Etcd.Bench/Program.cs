@@ -42,8 +42,13 @@ foreach (var medium in new[] { "tmpfs", "disk" })
     // (2) puts/s with 1 and 64 in flight.
     foreach (var inFlight in new[] { 1, 64 })
     {
-        var rate = await Workloads.PutThroughputAsync(client, inFlight, total: quick ? 2_000 : (inFlight == 1 ? 5_000 : 20_000));
+        var (rate, latencies) = await Workloads.PutThroughputAsync(client, inFlight, total: quick ? 2_000 : (inFlight == 1 ? 5_000 : 20_000));
         report.AddRate($"puts ({medium})", $"{inFlight} in flight", rate);
+        if (inFlight == 1)
+        {
+            // The floor under put→event: the put's own round trip.
+            report.Add($"put round trip ({medium})", "1 in flight", latencies, "ms");
+        }
     }
 
     if (medium == "disk")

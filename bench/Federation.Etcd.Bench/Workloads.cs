@@ -122,22 +122,25 @@ internal static class Workloads
         }
     }
 
-    /// <summary>Puts per second with a fixed number of requests in flight.</summary>
-    public static async Task<double> PutThroughputAsync(IEtcdClient client, int inFlight, int total)
+    /// <summary>Puts per second with a fixed number of requests in flight, and each put's round trip in milliseconds.</summary>
+    public static async Task<(double PerSecond, List<double> LatenciesMs)> PutThroughputAsync(IEtcdClient client, int inFlight, int total)
     {
         var prefix = $"bench/puts/{inFlight}/";
         var value = ByteString.CopyFrom(new byte[300]);
         var next = -1;
+        var latencies = new ConcurrentBag<double>();
         var stopwatch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, inFlight).Select(_ => Task.Run(async () =>
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < total)
             {
+                var started = Stopwatch.GetTimestamp();
                 await client.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"{prefix}{i:D6}"), Value = value });
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
         })));
-        return total / stopwatch.Elapsed.TotalSeconds;
+        return (total / stopwatch.Elapsed.TotalSeconds, [.. latencies]);
     }
 
     /// <summary>Writes N keys in transactions of 100 puts.</summary>
