@@ -7,6 +7,8 @@ internal static class PosixSignal
 {
     public const int Term = 15;
     public const int Kill = 9;
+    public const int Stop = 19;
+    public const int Continue = 18;
 
     private const int NoSuchProcess = 3; // ESRCH
 
