@@ -202,10 +202,6 @@ public sealed partial class SyncStore : IAsyncDisposable
             try
             {
                 await ReconcileAsync(key, cancellationToken).ConfigureAwait(false);
-                lock (_gate)
-                {
-                    _failures.Remove(key);
-                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -235,6 +231,14 @@ public sealed partial class SyncStore : IAsyncDisposable
             }
 
             var empty = _queue.Done(key);
+            if (retryAfter is null)
+            {
+                lock (_gate)
+                {
+                    _failures.Remove(key);
+                }
+            }
+
             if (retryAfter is { } delay)
             {
                 _ = RequeueLaterAsync(key, delay, cancellationToken);
@@ -304,7 +308,8 @@ public sealed partial class SyncStore : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (!_initialSyncMarked || _canaryQueued || _queue.Count > 0)
+            // A key whose write failed is out of the queue while it waits for its retry: it still counts.
+            if (!_initialSyncMarked || _canaryQueued || _queue.Count > 0 || _failures.Count > 0)
             {
                 return;
             }

@@ -141,4 +141,52 @@ public sealed class EtcdAuthTests : IAsyncLifetime
 
         await root.AuthDisableAsync();
     }
+
+    [Fact]
+    public async Task The_canary_waits_for_a_key_that_keeps_failing_and_follows_once_it_is_given_up()
+    {
+        await using var root = ClientAs("root");
+        await root.UserAddAsync("root", password: null);
+        await root.RoleAddAsync("root");
+        await root.UserGrantRoleAsync("root", "root");
+        await root.RoleAddAsync("exporter");
+        await root.RoleGrantPrefixPermissionAsync("exporter", "allowed/", Permission.Types.Type.Readwrite);
+        await root.RoleGrantPrefixPermissionAsync("exporter", "cilium/synced/", Permission.Types.Type.Readwrite);
+        await root.UserAddAsync("exporter", password: null);
+        await root.UserGrantRoleAsync("exporter", "exporter");
+        await root.AuthEnableAsync();
+
+        await using var exporter = ClientAs("exporter");
+        const string Canary = "cilium/synced/c1/allowed";
+        await using var store = new Store.SyncStore(exporter, new Store.SyncStoreOptions
+        {
+            Name = "denied",
+            SyncedCanaryKey = Canary,
+            RetryMinDelay = TimeSpan.FromMilliseconds(20),
+            RetryMaxDelay = TimeSpan.FromMilliseconds(100),
+        });
+        await store.StartAsync(CancellationToken.None);
+        store.Upsert("allowed/a", "1"u8);
+        store.Upsert("denied/b", "1"u8);
+        store.MarkInitialSyncDone();
+
+        await Eventually.TrueAsync(async () => await root.GetAsync("allowed/a") is not null && store.GetStatus().Errors >= 5, TimeSpan.FromSeconds(30), "the allowed write and repeated denials");
+
+        // Other keys keep completing while the denied one waits for its retries: none of them may
+        // be taken for the end of the initial sync.
+        for (var i = 0; i < 30; i++)
+        {
+            store.Upsert($"allowed/more-{i}", "1"u8);
+            await Eventually.TrueAsync(async () => await root.GetAsync($"allowed/more-{i}") is not null, TimeSpan.FromSeconds(10), $"allowed/more-{i}");
+        }
+
+        Assert.Contains("permission denied", store.GetStatus().LastError);
+        Assert.Null(await root.GetAsync(Canary));
+        Assert.False(store.Synced.IsCompleted);
+
+        store.Delete("denied/b");
+        await Eventually.WithinAsync(store.Synced, TimeSpan.FromSeconds(30), "the canary once the failing key is no longer wanted");
+        Assert.NotNull(await root.GetAsync(Canary));
+        await root.AuthDisableAsync();
+    }
 }
