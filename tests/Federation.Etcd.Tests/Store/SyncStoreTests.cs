@@ -133,6 +133,28 @@ public sealed class SyncStoreTests : OwnEtcdTestBase
     }
 
     [Fact]
+    public async Task With_enforcement_keys_of_a_revoked_lease_are_back_long_before_the_next_keep_alive()
+    {
+        var prefix = Clients.UniquePrefix("ss-revoke-enforced");
+        // 15-minute lease: the keep-alive alone would notice the revoke only 5 minutes later.
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "revoke-enforced", OwnedPrefix = prefix, Enforce = true });
+        await store.StartAsync(Cts.Token);
+        store.Upsert(prefix + "a", Bytes("1"));
+        store.Upsert(prefix + "b", Bytes("2"));
+        store.MarkInitialSyncDone();
+        await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
+        var lease = (await Client.GetAsync(prefix + "a"))!.Lease;
+
+        await using var other = Clients.For(Server);
+        await other.LeaseRevokeAsync(lease);
+
+        await Eventually.TrueAsync(
+            async () => (await Client.GetPrefixAsync(prefix)).Kvs is { Count: 2 } kvs && kvs.All(kv => kv.Lease != lease),
+            Timeout,
+            "both keys back on a new lease");
+    }
+
+    [Fact]
     public async Task Left_over_keys_from_a_previous_run_are_deleted_once_the_initial_sync_is_done()
     {
         var prefix = Clients.UniquePrefix("ss-stale");
