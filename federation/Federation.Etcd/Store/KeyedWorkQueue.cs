@@ -7,7 +7,7 @@ namespace Federation.Etcd.Store;
 /// being processed is not handed to a second worker; if it changes meanwhile it is queued again when
 /// the first worker is done.
 /// </summary>
-internal sealed class KeyedWorkQueue
+public sealed class KeyedWorkQueue
 {
     private readonly Lock _gate = new();
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);

@@ -1,0 +1,14 @@
+namespace Federation.Kubernetes.Models;
+
+/// <summary>A list of objects of one kind (<c>ServiceList</c>, <c>PodList</c>, …) with the list's metadata.</summary>
+public sealed record KubernetesList<T> : JsonModel
+    where T : class, IKubernetesObject<T>
+{
+    public string? ApiVersion { get; init; } = T.Resource.ApiVersion;
+
+    public string? Kind { get; init; } = T.Resource.ListKind;
+
+    public ListMeta Metadata { get; init; } = new();
+
+    public IReadOnlyList<T> Items { get; init; } = [];
+}
