@@ -89,8 +89,8 @@ async Task RunListAsync(EtcdServer server, EtcdClient client)
     report.Add($"list {listKeys / 1000}k×300B", "ours, one Range", ours.Select(s => s * 1000).ToList(), "ms");
     report.Add($"list {listKeys / 1000}k×300B", "ours, pages of 10k at one revision", oursPaged.Select(s => s * 1000).ToList(), "ms");
     report.Add($"list {listKeys / 1000}k×300B", "etcdctl get --prefix (to /dev/null)", etcdctl.Select(s => s * 1000).ToList(), "ms");
-    listRatio = Workloads.Median(ours) / Workloads.Median(etcdctl);
-    listMedianMs = Workloads.Median(ours) * 1000;
+    listRatio = Stats.Median(ours) / Stats.Median(etcdctl);
+    listMedianMs = Stats.Median(ours) * 1000;
 }
 
 /// <summary>Removes the tmpfs WAL directory after its etcd is gone.</summary>

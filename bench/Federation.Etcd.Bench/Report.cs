@@ -12,7 +12,7 @@ internal sealed class Report
     public void AddRate(string workload, string @case, double perSecond) => _rows.Add((workload, @case, [perSecond], "/s"));
 
     public double Percentile(string workload, string @case, double p)
-        => Workloads.Percentile(_rows.First(r => r.Workload == workload && r.Case == @case).Samples, p);
+        => Stats.Percentile(_rows.First(r => r.Workload == workload && r.Case == @case).Samples, p);
 
     public void Print()
     {
@@ -27,7 +27,7 @@ internal sealed class Report
                 continue;
             }
 
-            Console.WriteLine($"| {workload} | {@case} | {samples.Count} | {F(Workloads.Percentile(samples, 0.5))} {unit} | {F(Workloads.Percentile(samples, 0.99))} {unit} | {F(samples.Max())} {unit} |");
+            Console.WriteLine($"| {workload} | {@case} | {samples.Count} | {F(Stats.Percentile(samples, 0.5))} {unit} | {F(Stats.Percentile(samples, 0.99))} {unit} | {F(samples.Max())} {unit} |");
         }
     }
 

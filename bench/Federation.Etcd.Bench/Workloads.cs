@@ -193,13 +193,4 @@ internal static class Workloads
             throw new InvalidOperationException($"expected {expected} keys, listed {actual}");
         }
     }
-
-    public static double Median(IReadOnlyList<double> values) => Percentile(values, 0.5);
-
-    public static double Percentile(IReadOnlyList<double> values, double p)
-    {
-        var sorted = values.Order().ToArray();
-        var rank = (int)Math.Ceiling(p * sorted.Length) - 1;
-        return sorted[Math.Clamp(rank, 0, sorted.Length - 1)];
-    }
 }

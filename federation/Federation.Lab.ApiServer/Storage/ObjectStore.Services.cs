@@ -10,7 +10,10 @@ public sealed partial class ObjectStore
     /// and a ClusterIP from the range (a requested one must be inside it; "None" stays headless). On update the
     /// ClusterIP is immutable and kept when the new object omits it. Returns the address to reserve, if any.
     /// </summary>
-    private async Task<(StoreResult? Error, uint? Reserve)> PrepareServiceAsync(JsonObject service, JsonObject? existing, CancellationToken cancellationToken)
+    /// <summary>Random probes into the range before scanning the reservations (the range must be large enough for probes to hit).</summary>
+    private const int RandomProbes = 4;
+
+    private async Task<(StoreResult? Error, uint? Reserve)> PrepareServiceAsync(JsonObject service, JsonObject? existing, CancellationToken cancellationToken, int attempt = 0)
     {
         var name = ObjectJson.Name(service) ?? "";
         if (service["spec"] is not JsonObject spec)
@@ -88,21 +91,29 @@ public sealed partial class ObjectStore
                     $"Invalid value: \"{requested}\": failed to allocate IP {requested}: provided IP is not in the valid range. The range of valid IPs is {_serviceRange}")]), null);
             }
         }
+        else if (attempt < RandomProbes && _serviceRange.Last - _serviceRange.First >= 64)
+        {
+            // As Kubernetes' allocator: a random address, so concurrent creates do not all reach for the same
+            // one; the create transaction's compare on the reservation key decides, and a taken one is retried.
+            address = _serviceRange.First + (uint)Random.Shared.NextInt64(_serviceRange.Last - _serviceRange.First + 1);
+        }
         else
         {
+            // Small or crowded range: look at the reservations and take a random free address.
             var taken = await _etcd.ListPrefixAsync(_prefix + ServiceIpSegment, keysOnly: true, cancellationToken: cancellationToken).ConfigureAwait(false);
             var used = taken.Kvs
                 .Select(kv => ServiceIpRange.TryParseAddress(kv.Key.ToStringUtf8()[(_prefix.Length + ServiceIpSegment.Length)..], out var ip) ? ip : 0)
                 .ToHashSet();
-            address = 0;
+            var free = new List<uint>();
             for (var candidate = _serviceRange.First; candidate <= _serviceRange.Last; candidate++)
             {
                 if (!used.Contains(candidate))
                 {
-                    address = candidate;
-                    break;
+                    free.Add(candidate);
                 }
             }
+
+            address = free.Count == 0 ? 0 : free[Random.Shared.Next(free.Count)];
 
             if (address == 0)
             {

@@ -187,7 +187,7 @@ public sealed partial class ObjectStore
             string? ipKey = null;
             if (type == LabResources.Services)
             {
-                var prepared = await PrepareServiceAsync(candidate, null, cancellationToken).ConfigureAwait(false);
+                var prepared = await PrepareServiceAsync(candidate, null, cancellationToken, attempt).ConfigureAwait(false);
                 if (prepared.Error is not null)
                 {
                     return prepared.Error;
