@@ -19,6 +19,8 @@ public sealed record Service : JsonModel, IKubernetesObject<Service>
     public ObjectMeta Metadata { get; init; } = new();
 
     public ServiceSpec? Spec { get; init; }
+
+    public ServiceStatus? Status { get; init; }
 }
 
 /// <summary>The desired state of a Service.</summary>
@@ -42,6 +44,8 @@ public sealed record ServiceSpec : JsonModel
     [JsonPropertyName("ipFamilies")]
     public IReadOnlyList<string>? IpFamilies { get; init; }
 
+    public string? IpFamilyPolicy { get; init; }
+
     public bool? PublishNotReadyAddresses { get; init; }
 
     public string? InternalTrafficPolicy { get; init; }
@@ -61,4 +65,23 @@ public sealed record ServicePort : JsonModel
     public int? NodePort { get; init; }
 
     public string? AppProtocol { get; init; }
+}
+
+/// <summary>Modelled because every Service carries it: unmodelled fields cost a cloned JSON document each on read.</summary>
+public sealed record ServiceStatus : JsonModel
+{
+    public LoadBalancerStatus? LoadBalancer { get; init; }
+}
+
+public sealed record LoadBalancerStatus : JsonModel
+{
+    public IReadOnlyList<LoadBalancerIngress>? Ingress { get; init; }
+}
+
+public sealed record LoadBalancerIngress : JsonModel
+{
+    [JsonPropertyName("ip")]
+    public string? Ip { get; init; }
+
+    public string? Hostname { get; init; }
 }

@@ -199,7 +199,7 @@ internal sealed partial class ResourceApi(
         }
 
         var request = new ListRequest(limit, NullIfEmpty(context.Request.Query["continue"].ToString()), filter);
-        var result = await _store.ListAsync(type, @namespace, request, context.RequestAborted).ConfigureAwait(false);
+        var result = await _store.ListRawAsync(type, @namespace, request, context.RequestAborted).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             var (code, reason) = ApiResponses.Map(result.Outcome);
@@ -207,20 +207,34 @@ internal sealed partial class ResourceApi(
             return;
         }
 
-        var metadata = new JsonObject { ["resourceVersion"] = result.Revision.ToString(CultureInfo.InvariantCulture) };
+        // Written item by item from the stored bytes: no DOM for lists of thousands of objects.
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        await using var writer = new Utf8JsonWriter(context.Response.Body);
+        writer.WriteStartObject();
+        writer.WriteString("kind", type.ListKind);
+        writer.WriteString("apiVersion", type.ApiVersion);
+        writer.WriteStartObject("metadata");
+        writer.WriteString("resourceVersion", result.Revision.ToString(CultureInfo.InvariantCulture));
         if (result.Continue is not null)
         {
-            metadata["continue"] = result.Continue;
+            writer.WriteString("continue", result.Continue);
         }
 
-        var list = new JsonObject
+        writer.WriteEndObject();
+        writer.WriteStartArray("items");
+        foreach (var item in result.Items)
         {
-            ["kind"] = type.ListKind,
-            ["apiVersion"] = type.ApiVersion,
-            ["metadata"] = metadata,
-            ["items"] = new JsonArray([.. result.Items]),
-        };
-        await ApiResponses.WriteJsonAsync(context, 200, list).ConfigureAwait(false);
+            StoredJson.Write(writer, type, item);
+            if (writer.BytesPending > 64 * 1024)
+            {
+                await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
     private async Task WatchAsync(HttpContext context, ResourceType type, string? @namespace)

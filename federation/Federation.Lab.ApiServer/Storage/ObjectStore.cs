@@ -59,6 +59,17 @@ public sealed partial class ObjectStore
     /// </summary>
     public async Task<ListResult> ListAsync(ResourceType type, string? @namespace, ListRequest? request = null, CancellationToken cancellationToken = default)
     {
+        var raw = await ListRawAsync(type, @namespace, request, cancellationToken).ConfigureAwait(false);
+        var items = raw.Items.Select(i => Decode(type, i.Value.Span, i.Revision)).ToList();
+        return new ListResult(raw.Outcome, items, raw.Revision, raw.Continue, raw.Message);
+    }
+
+    /// <summary>
+    /// <see cref="ListAsync"/> without decoding the objects (unless a filter needs to look at them): the stored
+    /// bytes, for writing large lists straight to a response (<see cref="StoredJson"/>).
+    /// </summary>
+    public async Task<RawListResult> ListRawAsync(ResourceType type, string? @namespace, ListRequest? request = null, CancellationToken cancellationToken = default)
+    {
         request ??= new ListRequest();
         var prefix = ListPrefix(type, @namespace);
         var end = KeyRange.PrefixEnd(prefix);
@@ -68,14 +79,14 @@ public sealed partial class ObjectStore
         {
             if (!ContinueToken.TryDecode(request.Continue, out var token))
             {
-                return new ListResult(StoreOutcome.BadRequest, [], 0, null, "continue key is not valid: malformed token");
+                return new RawListResult(StoreOutcome.BadRequest, [], 0, null, "continue key is not valid: malformed token");
             }
 
             revision = token.Revision;
             start = prefix + token.StartKey;
         }
 
-        var items = new List<JsonObject>();
+        var items = new List<StoredItem>();
         var startKey = ByteString.CopyFromUtf8(start);
         while (true)
         {
@@ -87,7 +98,7 @@ public sealed partial class ObjectStore
             }
             catch (RevisionCompactedException)
             {
-                return new ListResult(
+                return new RawListResult(
                     StoreOutcome.Expired, [], 0, null,
                     "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
             }
@@ -99,23 +110,22 @@ public sealed partial class ObjectStore
 
             foreach (var kv in response.Kvs)
             {
-                var item = Decode(type, kv.Value, kv.ModRevision);
-                if (request.Filter is null || request.Filter(item))
+                if (request.Filter is null || request.Filter(Decode(type, kv.Value.Span, kv.ModRevision)))
                 {
-                    items.Add(item);
+                    items.Add(new StoredItem(kv.Value.Memory, kv.ModRevision));
                 }
             }
 
             if (!response.More || response.Kvs.Count == 0)
             {
-                return new ListResult(StoreOutcome.Ok, items, revision, null, "");
+                return new RawListResult(StoreOutcome.Ok, items, revision, null, "");
             }
 
             // The next page starts at the smallest key after the last one read.
             var next = response.Kvs[^1].Key.ToStringUtf8() + "\0";
             if (request.Limit > 0 && items.Count >= request.Limit)
             {
-                return new ListResult(StoreOutcome.Ok, items, revision, new ContinueToken(revision, next[prefix.Length..]).Encode(), "");
+                return new RawListResult(StoreOutcome.Ok, items, revision, new ContinueToken(revision, next[prefix.Length..]).Encode(), "");
             }
 
             startKey = ByteString.CopyFromUtf8(next);
@@ -328,6 +338,29 @@ public sealed partial class ObjectStore
         if (afterRevision is { } after)
         {
             start = after + 1;
+
+            // Compacting at C keeps C's state but drops the tombstones of deletes made at C, so resuming after C-1 would
+            // silently miss them. Resuming is only safe after a revision etcd can still read.
+            long compactedAt = -1;
+            try
+            {
+                await _etcd.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8(prefix), RangeEnd = KeyRange.PrefixEnd(prefix), Revision = after, CountOnly = true }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RevisionCompactedException ex)
+            {
+                compactedAt = ex.CompactRevision;
+            }
+            catch (EtcdFutureRevisionException)
+            {
+                // Not written yet: the watch waits for it.
+            }
+
+            if (compactedAt >= 0)
+            {
+                LogWatchExpired(type.Resource, after, compactedAt);
+                yield return new StoreWatchEvent(StoreWatchEventType.Expired, null, compactedAt);
+                yield break;
+            }
         }
         else
         {
@@ -591,9 +624,11 @@ public sealed partial class ObjectStore
             : null;
     }
 
-    private static JsonObject Decode(ResourceType type, ByteString bytes, long revision)
+    private static JsonObject Decode(ResourceType type, ByteString bytes, long revision) => Decode(type, bytes.Span, revision);
+
+    private static JsonObject Decode(ResourceType type, ReadOnlySpan<byte> bytes, long revision)
     {
-        var value = JsonNode.Parse(bytes.Span) as JsonObject ?? throw new JsonException($"stored {type.Resource} object is not a JSON object");
+        var value = JsonNode.Parse(bytes) as JsonObject ?? throw new JsonException($"stored {type.Resource} object is not a JSON object");
         return WithRevision(type, value, revision);
     }
 

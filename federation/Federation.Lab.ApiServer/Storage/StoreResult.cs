@@ -47,6 +47,12 @@ public sealed record ListResult(StoreOutcome Outcome, IReadOnlyList<JsonObject> 
     public bool Succeeded => Outcome == StoreOutcome.Ok;
 }
 
+/// <summary>A page of a list as stored bytes (see <see cref="ObjectStore.ListRawAsync"/>).</summary>
+public sealed record RawListResult(StoreOutcome Outcome, IReadOnlyList<StoredItem> Items, long Revision, string? Continue, string Message)
+{
+    public bool Succeeded => Outcome == StoreOutcome.Ok;
+}
+
 /// <summary>Options of a list: page size, continue token and a filter (label/field selectors).</summary>
 public sealed record ListRequest(int Limit = 0, string? Continue = null, Func<JsonObject, bool>? Filter = null);
 

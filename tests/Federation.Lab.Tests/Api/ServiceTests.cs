@@ -79,7 +79,8 @@ public sealed class ServiceTests(LabApiServerFixture lab)
         withoutIp["metadata"]!.AsObject().Remove("resourceVersion");
         var kept = await Http.PutJsonAsync($"api/v1/namespaces/{ns}/services/normal", withoutIp);
         var changed = (JsonObject)kept.Object.DeepClone();
-        changed["spec"]!["clusterIP"] = "127.96.1.14";
+        // Any other address of the range: the allocated one is random.
+        changed["spec"]!["clusterIP"] = normal["spec"]!["clusterIP"]!.ToString() == "127.96.1.14" ? "127.96.1.13" : "127.96.1.14";
         var immutable = await Http.PutJsonAsync($"api/v1/namespaces/{ns}/services/normal", changed);
 
         Assert.Equal("None", headless["spec"]!["clusterIP"]!.ToString());
