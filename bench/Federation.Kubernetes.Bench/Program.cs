@@ -79,13 +79,6 @@ try
     })));
     report.AddRate("create Service", "16 in flight", services / createWatch.Elapsed.TotalSeconds);
 
-    for (var probe = 0; probe < 3; probe++)
-    {
-        var storeMs = await TimeAsync(async () => Expect(services, (await server.Store.ListRawAsync(Federation.Lab.ApiServer.Storage.LabResources.Services, "bench-list")).Items.Count));
-        var typedMs = await TimeAsync(async () => Expect(services, (await client.ListAsync<Service>("bench-list")).Items.Count));
-        Console.WriteLine($"PROBE store raw {storeMs:0} ms, client typed {typedMs:0} ms");
-    }
-
     var whole = new List<double>();
     var paged = new List<double>();
     for (var round = 0; round < rounds; round++)
