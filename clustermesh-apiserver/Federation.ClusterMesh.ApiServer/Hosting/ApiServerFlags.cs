@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Net;
+
+namespace Federation.ClusterMesh.ApiServer.Hosting;
+
+/// <summary>Command-line flags of clustermesh-apiserver (<c>--name=value</c> or <c>--name value</c>).</summary>
+public static class ApiServerFlags
+{
+    public const string Usage = """
+        usage: clustermesh-apiserver --cluster-name NAME --cluster-id ID --etcd-endpoints URL[,URL...] [options]
+          --max-connected-clusters 255|511   (default 255)
+          --etcd-ca-file FILE --etcd-cert-file FILE --etcd-key-file FILE
+          --kubeconfig FILE [--context NAME]  (default: in-cluster configuration)
+          --lease-ttl DURATION                (default 15m)
+          --heartbeat-interval DURATION       (default 1m)
+          --health-listen IP:PORT             (default 127.0.0.1:9880; /healthz /readyz /metrics /status)
+          --peer-clusters NAME[,NAME...]      remote clusters allowed to read this cluster's state
+          --replica-id ID                     run as one of several replicas (leader election in etcd)
+        durations: 90s, 15m, 1h, or a number of seconds
+        """;
+
+    public static (ApiServerOptions Options, IReadOnlyList<string> Errors) Parse(IReadOnlyList<string> args)
+    {
+        var options = new ApiServerOptions();
+        var errors = new List<string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                errors.Add($"unexpected argument '{arg}'");
+                continue;
+            }
+
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            var name = equals > 0 ? arg[..equals] : arg;
+            string? value = equals > 0 ? arg[(equals + 1)..] : (i + 1 < args.Count ? args[++i] : null);
+            if (value is null)
+            {
+                errors.Add($"{name}: a value is required");
+                continue;
+            }
+
+            switch (name)
+            {
+                case "--cluster-name": options.ClusterName = value; break;
+                case "--cluster-id": options.ClusterId = ParseUInt(name, value, errors); break;
+                case "--max-connected-clusters": options.MaxConnectedClusters = ParseUInt(name, value, errors); break;
+                case "--etcd-endpoints": options.EtcdEndpoints = ParseUris(name, value, errors); break;
+                case "--etcd-ca-file": options.EtcdCaFile = value; break;
+                case "--etcd-cert-file": options.EtcdCertFile = value; break;
+                case "--etcd-key-file": options.EtcdKeyFile = value; break;
+                case "--kubeconfig": options.Kubeconfig = value; break;
+                case "--context": options.KubeContext = value; break;
+                case "--lease-ttl": options.LeaseTtl = ParseDuration(name, value, errors); break;
+                case "--heartbeat-interval": options.HeartbeatInterval = ParseDuration(name, value, errors); break;
+                case "--health-listen":
+                    if (IPEndPoint.TryParse(value, out var endpoint))
+                    {
+                        options.HealthListen = endpoint;
+                    }
+                    else
+                    {
+                        errors.Add($"{name}: '{value}' is not IP:PORT");
+                    }
+
+                    break;
+                case "--peer-clusters": options.PeerClusters = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]; break;
+                case "--replica-id": options.ReplicaId = value; break;
+                default: errors.Add($"{name}: unknown flag"); break;
+            }
+        }
+
+        if (errors.Count == 0)
+        {
+            errors.AddRange(options.Validate());
+        }
+
+        return (options, errors);
+    }
+
+    private static uint ParseUInt(string name, string value, List<string> errors)
+    {
+        if (uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+        {
+            return number;
+        }
+
+        errors.Add($"{name}: '{value}' is not a non-negative integer");
+        return 0;
+    }
+
+    private static List<Uri> ParseUris(string name, string value, List<string> errors)
+    {
+        var uris = new List<Uri>();
+        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (Uri.TryCreate(part, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+            {
+                uris.Add(uri);
+            }
+            else
+            {
+                errors.Add($"{name}: '{part}' is not an http(s) URL");
+            }
+        }
+
+        return uris;
+    }
+
+    /// <summary>"90s", "15m", "1h", "250ms" or plain seconds.</summary>
+    public static TimeSpan ParseDuration(string name, string value, List<string> errors)
+    {
+        (string Suffix, double Seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)];
+        foreach (var (suffix, seconds) in units.OrderByDescending(u => u.Suffix.Length))
+        {
+            if (value.EndsWith(suffix, StringComparison.Ordinal)
+                && double.TryParse(value[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) && amount >= 0)
+            {
+                return TimeSpan.FromSeconds(amount * seconds);
+            }
+        }
+
+        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var plain) && plain >= 0)
+        {
+            return TimeSpan.FromSeconds(plain);
+        }
+
+        errors.Add($"{name}: '{value}' is not a duration (e.g. 90s, 15m, 1h)");
+        return TimeSpan.Zero;
+    }
+}
