@@ -96,9 +96,12 @@ public sealed partial class ApiServerHost : IAsyncDisposable
         services.AddSingleton<ILeadership, SoleLeader>();
         services.AddSingleton<ExportReadiness>();
         services.AddSingleton<PrometheusMetrics>();
-        services.AddHostedService<ClusterConfigExporter>();
+
+        // Hosted services start in this order: etcd users and roles exist before anything is written,
+        // and leadership is settled before exporters ask for it.
         services.AddEtcdSecurity(options);
         services.AddHighAvailability(options);
+        services.AddHostedService<ClusterConfigExporter>();
         services.AddServiceExport(options);
         services.AddNodeExport(options);
         services.AddIdentityExport(options);
