@@ -136,6 +136,18 @@ public sealed class EtcdClient : IEtcdClient
     public Task UserGrantRoleAsync(string user, string role, CancellationToken cancellationToken = default)
         => CallAsync("/etcdserverpb.Auth/UserGrantRole", new AuthUserGrantRoleRequest { User = user, Role = role }, AuthUserGrantRoleResponse.Parser, cancellationToken);
 
+    public Task UserDeleteAsync(string name, CancellationToken cancellationToken = default)
+        => CallAsync("/etcdserverpb.Auth/UserDelete", new AuthUserDeleteRequest { Name = name }, AuthUserDeleteResponse.Parser, cancellationToken);
+
+    public async Task<IReadOnlyList<string>> UserListAsync(CancellationToken cancellationToken = default)
+    {
+        var response = await CallAsync("/etcdserverpb.Auth/UserList", new AuthUserListRequest(), AuthUserListResponse.Parser, cancellationToken).ConfigureAwait(false);
+        return [.. response.Users];
+    }
+
+    public Task RoleDeleteAsync(string name, CancellationToken cancellationToken = default)
+        => CallAsync("/etcdserverpb.Auth/RoleDelete", new AuthRoleDeleteRequest { Role = name }, AuthRoleDeleteResponse.Parser, cancellationToken);
+
     public Task RoleAddAsync(string name, CancellationToken cancellationToken = default)
         => CallAsync("/etcdserverpb.Auth/RoleAdd", new AuthRoleAddRequest { Name = name }, AuthRoleAddResponse.Parser, cancellationToken);
 

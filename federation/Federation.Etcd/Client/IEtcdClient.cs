@@ -58,7 +58,15 @@ public interface IEtcdClient : IAsyncDisposable
 
     Task UserGrantRoleAsync(string user, string role, CancellationToken cancellationToken = default);
 
+    /// <summary>Removes a user (and its role grants).</summary>
+    Task UserDeleteAsync(string name, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<string>> UserListAsync(CancellationToken cancellationToken = default);
+
     Task RoleAddAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a role (and its grants to users).</summary>
+    Task RoleDeleteAsync(string name, CancellationToken cancellationToken = default);
 
     /// <summary>Grants a role access to every key starting with <paramref name="prefix"/>.</summary>
     Task RoleGrantPrefixPermissionAsync(string role, string prefix, Permission.Types.Type permission, CancellationToken cancellationToken = default);

@@ -189,4 +189,24 @@ public sealed class EtcdAuthTests : IAsyncLifetime
         Assert.NotNull(await root.GetAsync(Canary));
         await root.AuthDisableAsync();
     }
+
+    [Fact]
+    public async Task Users_and_roles_can_be_listed_and_removed()
+    {
+        await using var root = ClientAs("root");
+        await root.RoleAddAsync("reader");
+        await root.UserAddAsync("remote-c2", password: null);
+        await root.UserAddAsync("remote-c3", password: null);
+        await root.UserGrantRoleAsync("remote-c3", "reader");
+
+        Assert.Equal(["remote-c2", "remote-c3"], (await root.UserListAsync()).Order(StringComparer.Ordinal));
+
+        await root.UserDeleteAsync("remote-c2");
+        await root.RoleDeleteAsync("reader");
+
+        Assert.Equal(["remote-c3"], await root.UserListAsync());
+        Assert.Empty(await root.UserGetRolesAsync("remote-c3"));
+        var missing = await Assert.ThrowsAnyAsync<EtcdException>(() => root.UserDeleteAsync("remote-c2"));
+        Assert.Contains("user name not found", missing.Detail);
+    }
 }
