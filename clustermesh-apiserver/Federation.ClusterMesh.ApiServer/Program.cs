@@ -1,4 +1,10 @@
 using Federation.ClusterMesh.ApiServer.Hosting;
+using Federation.ClusterMesh.ApiServer.Security;
+
+if (args is ["certs", ..])
+{
+    return CertificateToolCommand.Run(args[1..], Console.Out, Console.Error);
+}
 
 var (options, errors) = ApiServerFlags.Parse(args);
 if (errors.Count > 0)

@@ -1,4 +1,6 @@
+using Federation.ClusterMesh.ApiServer.Export;
 using Federation.ClusterMesh.ApiServer.Hosting;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Federation.ClusterMesh.ApiServer.HighAvailability;
 
@@ -7,7 +9,16 @@ internal static class HighAvailabilityRegistration
 {
     public static IServiceCollection AddHighAvailability(this IServiceCollection services, ApiServerOptions options)
     {
-        _ = options;
+        if (string.IsNullOrEmpty(options.ReplicaId))
+        {
+            return services;
+        }
+
+        services.TryAddSingleton(new LeaderElectionOptions { LeaseTtl = options.LeaderElectionTtl });
+        services.AddSingleton<EtcdLeaderElection>();
+        services.Replace(ServiceDescriptor.Singleton<ILeadership>(sp => sp.GetRequiredService<EtcdLeaderElection>()));
+        services.AddHostedService(sp => sp.GetRequiredService<EtcdLeaderElection>());
+        services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<EtcdLeaderElection>());
         return services;
     }
 }

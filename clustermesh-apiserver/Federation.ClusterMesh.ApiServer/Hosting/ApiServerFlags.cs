@@ -16,6 +16,7 @@ public static class ApiServerFlags
           --health-listen IP:PORT             (default 127.0.0.1:9880; /healthz /readyz /metrics /status)
           --peer-clusters NAME[,NAME...]      remote clusters allowed to read this cluster's state
           --replica-id ID                     run as one of several replicas (leader election in etcd)
+          --leader-election-ttl DURATION      election lease TTL with --replica-id (default 15s; 2s..5m)
         durations: 90s, 15m, 1h, or a number of seconds
         """;
 
@@ -67,6 +68,7 @@ public static class ApiServerFlags
                     break;
                 case "--peer-clusters": options.PeerClusters = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]; break;
                 case "--replica-id": options.ReplicaId = value; break;
+                case "--leader-election-ttl": options.LeaderElectionTtl = ParseDuration(name, value, errors); break;
                 default: errors.Add($"{name}: unknown flag"); break;
             }
         }

@@ -45,6 +45,9 @@ public sealed class ApiServerOptions
     /// <summary><c>--replica-id</c>: set to run several replicas against one etcd with leader election; empty = single replica.</summary>
     public string? ReplicaId { get; set; }
 
+    /// <summary><c>--leader-election-ttl</c>: TTL of the election lease with <c>--replica-id</c>; bounds how long a crashed leader is waited for.</summary>
+    public TimeSpan LeaderElectionTtl { get; set; } = HighAvailability.LeaderElectionOptions.DefaultLeaseTtl;
+
     /// <summary>Every problem, each naming its flag; empty when the options are usable.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -81,6 +84,11 @@ public sealed class ApiServerOptions
         if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatInterval >= LeaseTtl)
         {
             errors.Add($"--heartbeat-interval: must be positive and shorter than --lease-ttl ({LeaseTtl})");
+        }
+
+        if (LeaderElectionTtl < HighAvailability.LeaderElectionOptions.MinLeaseTtl || LeaderElectionTtl > HighAvailability.LeaderElectionOptions.MaxLeaseTtl)
+        {
+            errors.Add($"--leader-election-ttl: {LeaderElectionTtl} is outside {HighAvailability.LeaderElectionOptions.MinLeaseTtl}..{HighAvailability.LeaderElectionOptions.MaxLeaseTtl}");
         }
 
         foreach (var peer in PeerClusters)

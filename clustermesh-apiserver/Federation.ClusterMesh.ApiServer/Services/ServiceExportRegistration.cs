@@ -1,3 +1,4 @@
+using Federation.ClusterMesh.ApiServer.Export;
 using Federation.ClusterMesh.ApiServer.Hosting;
 
 namespace Federation.ClusterMesh.ApiServer.Services;
@@ -8,6 +9,9 @@ internal static class ServiceExportRegistration
     public static IServiceCollection AddServiceExport(this IServiceCollection services, ApiServerOptions options)
     {
         _ = options;
+        services.AddSingleton<ServiceExporter>();
+        services.AddHostedService(sp => sp.GetRequiredService<ServiceExporter>());
+        services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<ServiceExporter>());
         return services;
     }
 }

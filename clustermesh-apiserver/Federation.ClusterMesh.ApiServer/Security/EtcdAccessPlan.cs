@@ -1,0 +1,73 @@
+using System.Collections.Immutable;
+
+namespace Federation.ClusterMesh.ApiServer.Security;
+
+/// <summary>An etcd role and the key prefixes it may read (it is never granted write).</summary>
+internal sealed record EtcdRole(string Name, ImmutableArray<string> ReadPrefixes);
+
+/// <summary>An etcd user (the CN of its client certificate) and the one role it holds.</summary>
+internal sealed record EtcdUser(string Name, string Role);
+
+/// <summary>
+/// The etcd users and roles of one cluster's etcd. With client-certificate auth the certificate CN is the
+/// user, so each name here is also the CN of a certificate made by <see cref="CertificateTool"/>.
+/// </summary>
+internal sealed record EtcdAccessPlan(ImmutableArray<EtcdRole> Roles, ImmutableArray<EtcdUser> Users)
+{
+    /// <summary>etcd's built-in role with every permission; auth cannot be enabled without a <c>root</c> user holding it.</summary>
+    public const string RootRole = "root";
+
+    /// <summary>The role of every <c>remote-&lt;peer&gt;</c> user (peer clusters' kvstoremesh).</summary>
+    public const string RemoteRole = "remote";
+
+    /// <summary>The role of the <c>local-&lt;cluster&gt;</c> user (this cluster's node agents).</summary>
+    public const string LocalRole = "local";
+
+    /// <summary>Users with this prefix that the plan does not list belong to peers no longer configured and are removed.</summary>
+    public const string RemoteUserPrefix = "remote-";
+
+    public static string AdminUser(string cluster) => "admin-" + cluster;
+
+    public static string LocalUser(string cluster) => "local-" + cluster;
+
+    public static string RemoteUser(string peer) => RemoteUserPrefix + peer;
+
+    /// <summary>The plan for the etcd of <paramref name="cluster"/>, read by <paramref name="peers"/>.</summary>
+    public static EtcdAccessPlan For(string cluster, IEnumerable<string> peers)
+    {
+        // Peers read only what this cluster exports: its state, its heartbeat, its own config and canaries.
+        var remote = new EtcdRole(RemoteRole,
+        [
+            "cilium/.heartbeat",
+            "cilium/state/",
+            "cilium/cluster-config/" + cluster,
+            "cilium/synced/" + cluster + "/",
+        ]);
+
+        // Node agents read the remote clusters' state from the kvstoremesh cache, the configs and canaries
+        // (of this cluster and the cached ones of remotes), and this cluster's own state (identities and
+        // IP entries the apiserver allocates; nodes and services they otherwise take from Kubernetes).
+        var local = new EtcdRole(LocalRole,
+        [
+            "cilium/cache/",
+            "cilium/cluster-config/",
+            "cilium/synced/",
+            "cilium/state/",
+        ]);
+
+        var users = ImmutableArray.CreateBuilder<EtcdUser>();
+        users.Add(new EtcdUser("root", RootRole));
+        users.Add(new EtcdUser(AdminUser(cluster), RootRole));
+        users.Add(new EtcdUser(LocalUser(cluster), LocalRole));
+        foreach (var peer in peers.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            users.Add(new EtcdUser(RemoteUser(peer), RemoteRole));
+        }
+
+        return new EtcdAccessPlan([remote, local], users.ToImmutable());
+    }
+
+    /// <summary>Whether <paramref name="user"/> is a peer user this plan no longer lists.</summary>
+    public bool IsStale(string user)
+        => user.StartsWith(RemoteUserPrefix, StringComparison.Ordinal) && !Users.Any(u => u.Name == user);
+}
