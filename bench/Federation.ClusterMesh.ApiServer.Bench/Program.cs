@@ -16,7 +16,7 @@ using Endpoint = Federation.Kubernetes.Models.Endpoint;
 
 // The clustermesh-apiserver (the real executable, a child process) exporting a populated cluster:
 // initial export of N global Services × 10 endpoints and M pods (time to /readyz, peak RSS), then
-// endpoint churn (lag from the lab API server's write to the etcd key, p50/p99). Prints tables.
+// endpoint churn (lag from the slice's commit in the lab API server's etcd to the exported key, p50/p99).
 // Usage: dotnet run -c Release --project bench/Federation.ClusterMesh.ApiServer.Bench [--quick]
 var quick = args.Contains("--quick");
 var serviceCount = quick ? 1_000 : 10_000;
@@ -123,9 +123,32 @@ try
 
     // (2) churn: flip one endpoint's readiness in a random slice, churnRate times a second; the lag is
     // from just before the lab API server write to the etcd event of that Service's key.
+    // The write is timed where it happens: the slice's commit, seen by a watch on the lab API server's etcd
+    // (the client's request may wait in the server behind others; that is not the exporter's lag).
     var pending = new ConcurrentDictionary<string, ConcurrentQueue<long>>();
     var lags = new ConcurrentBag<double>();
     using var churnCts = new CancellationTokenSource();
+    await using var kubeStore = EtcdClient.Create(new EtcdClientOptions { Endpoints = [.. kubeEtcd.ClientEndpoints] });
+    const string SlicePrefix = "/registry/discovery.k8s.io/endpointslices/shop/";
+    var kubeHead = (await kubeStore.GetPrefixAsync(SlicePrefix, limit: 1)).Header.Revision;
+    var writes = Task.Run(async () =>
+    {
+        try
+        {
+            await foreach (var response in kubeStore.WatchPrefixAsync(SlicePrefix, kubeHead + 1, cancellationToken: churnCts.Token))
+            {
+                var now = Stopwatch.GetTimestamp();
+                foreach (var ev in response.Events)
+                {
+                    var slice = ev.Kv.Key.ToStringUtf8()[SlicePrefix.Length..];
+                    pending.GetOrAdd(slice[..^"-bench".Length], _ => new ConcurrentQueue<long>()).Enqueue(now);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    });
     var head = (await mesh.GetPrefixAsync("cilium/state/services/v1/cluster1/", limit: 1)).Header.Revision;
     var watcher = Task.Run(async () =>
     {
@@ -160,10 +183,10 @@ try
     for (var n = 0; n < changes; n++)
     {
         // Pace: change n is due at n / rate seconds.
-        var due = TimeSpan.FromSeconds(n / (double)churnRate);
-        if (churn.Elapsed < due)
+        var wait = TimeSpan.FromSeconds(n / (double)churnRate) - churn.Elapsed;
+        if (wait > TimeSpan.Zero)
         {
-            await Task.Delay(due - churn.Elapsed);
+            await Task.Delay(wait);
         }
 
         var i = random.Next(serviceCount);
@@ -181,9 +204,6 @@ try
             masks[i] = mask;
         }
 
-        var name = ServiceName(i);
-        var stamp = Stopwatch.GetTimestamp();
-        pending.GetOrAdd(name, _ => new ConcurrentQueue<long>()).Enqueue(stamp);
         inflight.Add(kube.UpdateAsync(Slice(i, mask) with { Metadata = Slice(i, mask).Metadata with { ResourceVersion = null } }));
         if (inflight.Count >= 64)
         {
@@ -202,6 +222,7 @@ try
 
     await churnCts.CancelAsync();
     await watcher;
+    await writes;
     var peak = PeakRssMiB(apiserver.Id);
 
     var report = new Report();

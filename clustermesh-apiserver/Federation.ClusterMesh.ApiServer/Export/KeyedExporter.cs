@@ -24,6 +24,9 @@ internal abstract partial class KeyedExporter : BackgroundService, IStatusContri
     private static readonly ConcurrentDictionary<string, bool> GaugesRegistered = new(StringComparer.Ordinal);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
 
+    /// <summary>Writes in flight per store: an initial export of tens of thousands of keys is bound by etcd round trips.</summary>
+    internal const int ExportWorkers = 64;
+
     private readonly IEtcdClient _etcd;
     private readonly ILeadership _leadership;
     private readonly ILoggerFactory _loggerFactory;
@@ -209,6 +212,7 @@ internal abstract partial class KeyedExporter : BackgroundService, IStatusContri
                     OwnedPrefix = $"{Kind.StatePrefix()}/{cluster}/",
                     SyncedCanaryKey = ClusterMeshKeys.StateSyncedCanary(Kind, cluster),
                     LeaseTtl = Options.LeaseTtl,
+                    Workers = ExportWorkers,
                 },
                 _loggerFactory.CreateLogger<SyncStore>());
             try

@@ -154,7 +154,7 @@ internal sealed partial class IdentityExporter : BackgroundService, IStatusContr
         var cluster = _options.ClusterName;
         await using var identities = new SyncStore(
             _etcd,
-            new SyncStoreOptions { Name = "identities", SyncedCanaryKey = ClusterMeshKeys.StateSyncedCanary(ClusterMeshKind.Identities, cluster), LeaseTtl = _options.LeaseTtl },
+            new SyncStoreOptions { Name = "identities", SyncedCanaryKey = ClusterMeshKeys.StateSyncedCanary(ClusterMeshKind.Identities, cluster), LeaseTtl = _options.LeaseTtl, Workers = KeyedExporter.ExportWorkers },
             _loggerFactory.CreateLogger<SyncStore>(),
             _time);
         await using var ips = new SyncStore(
@@ -165,6 +165,7 @@ internal sealed partial class IdentityExporter : BackgroundService, IStatusContr
                 OwnedPrefix = $"{ClusterMeshKeys.IpPrefix}/{ClusterMeshKeys.IpAddressSpace}/",
                 SyncedCanaryKey = ClusterMeshKeys.StateSyncedCanary(ClusterMeshKind.Ips, cluster),
                 LeaseTtl = _options.LeaseTtl,
+                Workers = KeyedExporter.ExportWorkers,
             },
             _loggerFactory.CreateLogger<SyncStore>(),
             _time);

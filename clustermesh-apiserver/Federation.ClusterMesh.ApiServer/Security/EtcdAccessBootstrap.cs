@@ -104,6 +104,13 @@ internal sealed partial class EtcdAccessBootstrap : IHostedService
                     $"granting etcd role '{role.Name}' read on prefix '{prefix}'",
                     () => _etcd.RoleGrantPrefixPermissionAsync(role.Name, prefix, Permission.Types.Type.Read, cancellationToken)).ConfigureAwait(false);
             }
+
+            foreach (var key in role.ReadKeys)
+            {
+                await StepAsync(
+                    $"granting etcd role '{role.Name}' read on key '{key}'",
+                    () => _etcd.RoleGrantKeyPermissionAsync(role.Name, key, Permission.Types.Type.Read, cancellationToken)).ConfigureAwait(false);
+            }
         }
 
         foreach (var user in plan.Users)

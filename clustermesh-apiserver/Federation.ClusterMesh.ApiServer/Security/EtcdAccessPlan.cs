@@ -2,8 +2,11 @@ using System.Collections.Immutable;
 
 namespace Federation.ClusterMesh.ApiServer.Security;
 
-/// <summary>An etcd role and the key prefixes it may read (it is never granted write).</summary>
-internal sealed record EtcdRole(string Name, ImmutableArray<string> ReadPrefixes);
+/// <summary>An etcd role, the single keys and the key prefixes it may read (it is never granted write).</summary>
+internal sealed record EtcdRole(string Name, ImmutableArray<string> ReadPrefixes, ImmutableArray<string> ReadKeys = default)
+{
+    public ImmutableArray<string> ReadKeys { get; init; } = ReadKeys.IsDefault ? [] : ReadKeys;
+}
 
 /// <summary>An etcd user (the CN of its client certificate) and the one role it holds.</summary>
 internal sealed record EtcdUser(string Name, string Role);
@@ -36,13 +39,11 @@ internal sealed record EtcdAccessPlan(ImmutableArray<EtcdRole> Roles, ImmutableA
     public static EtcdAccessPlan For(string cluster, IEnumerable<string> peers)
     {
         // Peers read only what this cluster exports: its state, its heartbeat, its own config and canaries.
+        // The heartbeat and the config are single keys: as prefixes, "cilium/cluster-config/c1" would also
+        // match "cilium/cluster-config/c10".
         var remote = new EtcdRole(RemoteRole,
-        [
-            "cilium/.heartbeat",
-            "cilium/state/",
-            "cilium/cluster-config/" + cluster,
-            "cilium/synced/" + cluster + "/",
-        ]);
+            ["cilium/state/", "cilium/synced/" + cluster + "/"],
+            ["cilium/.heartbeat", "cilium/cluster-config/" + cluster]);
 
         // Node agents read the remote clusters' state from the kvstoremesh cache, the configs and canaries
         // (of this cluster and the cached ones of remotes), and this cluster's own state (identities and

@@ -151,6 +151,13 @@ public sealed class EtcdClient : IEtcdClient
     public Task RoleAddAsync(string name, CancellationToken cancellationToken = default)
         => CallAsync("/etcdserverpb.Auth/RoleAdd", new AuthRoleAddRequest { Name = name }, AuthRoleAddResponse.Parser, cancellationToken);
 
+    public Task RoleGrantKeyPermissionAsync(string role, string key, Permission.Types.Type permission, CancellationToken cancellationToken = default)
+    {
+        // An empty range end is a single key.
+        var request = new AuthRoleGrantPermissionRequest { Name = role, Perm = new Permission { PermType = permission, Key = ByteString.CopyFromUtf8(key) } };
+        return CallAsync("/etcdserverpb.Auth/RoleGrantPermission", request, AuthRoleGrantPermissionResponse.Parser, cancellationToken);
+    }
+
     public Task RoleGrantPrefixPermissionAsync(string role, string prefix, Permission.Types.Type permission, CancellationToken cancellationToken = default)
     {
         var key = ByteString.CopyFromUtf8(prefix);

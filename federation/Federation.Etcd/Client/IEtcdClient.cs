@@ -68,6 +68,9 @@ public interface IEtcdClient : IAsyncDisposable
     /// <summary>Removes a role (and its grants to users).</summary>
     Task RoleDeleteAsync(string name, CancellationToken cancellationToken = default);
 
+    /// <summary>Grants a role access to exactly one key (no other key starting with it).</summary>
+    Task RoleGrantKeyPermissionAsync(string role, string key, Permission.Types.Type permission, CancellationToken cancellationToken = default);
+
     /// <summary>Grants a role access to every key starting with <paramref name="prefix"/>.</summary>
     Task RoleGrantPrefixPermissionAsync(string role, string prefix, Permission.Types.Type permission, CancellationToken cancellationToken = default);
 }
