@@ -49,6 +49,8 @@ public sealed partial class ApiServerHost : IAsyncDisposable
             console.SingleLine = true;
             console.TimestampFormat = "HH:mm:ss.fff ";
         });
+        // Probes hit /readyz every few seconds: per-request lines would bury what the exporters say.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         configureLogging?.Invoke(builder.Logging);
         AddApiServer(builder.Services, options);
         configureServices?.Invoke(builder.Services);
