@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Federation.ClusterMesh.ApiServer.Tests.Infrastructure;
 using Federation.Etcd;
 using Federation.Etcd.Protocol;
 

@@ -18,7 +18,7 @@ public sealed class LeaderElectionTests(ITestOutputHelper output) : IAsyncLifeti
     private static readonly string ElectionKey = LeaderElectionOptions.Key("cluster1");
     private readonly ClusterEnvironment _env = new();
     private readonly List<ApiServerHost> _replicas = [];
-    private readonly List<CuttableProxy> _proxies = [];
+    private readonly List<LoopbackProxy> _proxies = [];
 
     public Task InitializeAsync() => _env.InitializeAsync();
 
@@ -26,7 +26,7 @@ public sealed class LeaderElectionTests(ITestOutputHelper output) : IAsyncLifeti
     {
         foreach (var proxy in _proxies)
         {
-            proxy.Restore();
+            proxy.Unblock();
         }
 
         foreach (var replica in _replicas)
@@ -71,7 +71,7 @@ public sealed class LeaderElectionTests(ITestOutputHelper output) : IAsyncLifeti
     public async Task A_leader_cut_off_from_etcd_is_replaced_within_the_lease_ttl_without_deleting_live_state()
     {
         var ttl = TimeSpan.FromSeconds(5);
-        var proxy = new CuttableProxy(_env.MeshEtcd.ClientEndpoints[0]);
+        var proxy = new LoopbackProxy(_env.MeshEtcd.ClientEndpoints[0]);
         _proxies.Add(proxy);
         var a = await StartReplicaAsync("replica-a", ttl, proxy.Endpoint);
         await WaitLeadingAndReadyAsync(a);
@@ -82,7 +82,7 @@ public sealed class LeaderElectionTests(ITestOutputHelper output) : IAsyncLifeti
         await using var recorder = await EtcdRecorder.StartAsync(_env.Mesh);
 
         var crash = Stopwatch.StartNew();
-        proxy.Cut();
+        proxy.Block();
         await Eventually.TrueAsync(async () => (bool)(await ElectionStatusAsync(b))["leader"]!, ttl + Timeout, "the standby to lead");
         var failover = crash.Elapsed;
         output.WriteLine($"failover after the leader was cut off: {failover.TotalSeconds:0.00}s (election lease TTL {ttl.TotalSeconds}s)");
@@ -97,7 +97,7 @@ public sealed class LeaderElectionTests(ITestOutputHelper output) : IAsyncLifeti
             "the new leader to write the heartbeat");
 
         // The old leader comes back: it stands by instead of fighting for the key.
-        proxy.Restore();
+        proxy.Unblock();
         await WaitStandingByAsync(a, "replica-b");
         await recorder.CatchUpAsync(Timeout);
         Assert.Empty(recorder.Events.Where(e => e.Type == Event.Types.EventType.Delete && IsLiveState(e.Kv.Key.ToStringUtf8())).Select(e => e.Kv.Key.ToStringUtf8()));
