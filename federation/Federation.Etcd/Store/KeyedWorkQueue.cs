@@ -47,6 +47,23 @@ public sealed class KeyedWorkQueue
         return key;
     }
 
+    /// <summary>Takes a queued key if one is waiting, without waiting.</summary>
+    public bool TryTake([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? key)
+    {
+        if (!_queue.Reader.TryRead(out key))
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            _dirty.Remove(key);
+            _processing.Add(key);
+        }
+
+        return true;
+    }
+
     /// <summary>Marks a key done; returns true if the queue is now empty (nothing queued, nothing processing).</summary>
     public bool Done(string key)
     {

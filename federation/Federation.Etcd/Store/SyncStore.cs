@@ -11,7 +11,8 @@ namespace Federation.Etcd.Store;
 /// <summary>
 /// Keeps a set of keys in etcd equal to a desired state. Callers say what each key should hold
 /// (<see cref="Upsert"/>, <see cref="Delete"/>); workers write only what differs from what this store last
-/// wrote, one writer per key at a time, retrying with per-key backoff. Keys live on leases (a new lease
+/// wrote, one writer per key at a time, retrying with per-key backoff. Keys queued together are written
+/// together, in one etcd transaction of up to <see cref="SyncStoreOptions.MaxBatchSize"/> puts and deletes. Keys live on leases (a new lease
 /// every <see cref="SyncStoreOptions.MaxKeysPerLease"/> keys); keys of a lost lease are written again.
 /// Once <see cref="MarkInitialSyncDone"/> was called and everything before it is written, left-overs under
 /// the owned prefix are deleted and the synced canary is written.
@@ -186,121 +187,223 @@ public sealed partial class SyncStore : IAsyncDisposable
 
     private async Task WorkAsync(CancellationToken cancellationToken)
     {
+        List<string> taken = new(_options.MaxBatchSize);
+        List<string> fresh = new(_options.MaxBatchSize);
+        List<string> single = new(1);
         while (!cancellationToken.IsCancellationRequested)
         {
-            string key;
+            taken.Clear();
             try
             {
-                key = await _queue.TakeAsync(cancellationToken).ConfigureAwait(false);
+                taken.Add(await _queue.TakeAsync(cancellationToken).ConfigureAwait(false));
             }
             catch (Exception ex) when (ex is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
             {
                 return;
             }
 
-            TimeSpan? retryAfter = null;
-            try
+            // Whatever else is already queued goes into the same request, up to the batch size.
+            while (taken.Count < _options.MaxBatchSize && _queue.TryTake(out var more))
             {
-                await ReconcileAsync(key, cancellationToken).ConfigureAwait(false);
+                taken.Add(more);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+
+            // A key whose last write failed is written alone, so one bad key cannot hold up the others.
+            fresh.Clear();
+            lock (_gate)
+            {
+                foreach (var key in taken)
+                {
+                    if (!_failures.ContainsKey(key))
+                    {
+                        fresh.Add(key);
+                    }
+                }
+            }
+
+            if (!await ProcessAsync(fresh, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+
+            foreach (var key in taken)
             {
-                // Whatever failed, this key is retried and the worker lives on: a dead worker would
-                // leave the key "processing" forever.
-                Interlocked.Increment(ref _errors);
-                EtcdMetrics.SyncErrors.Add(1, _storeTag);
-                int attempt;
-                lock (_gate)
+                if (fresh.Contains(key))
                 {
-                    attempt = _failures[key] = _failures.GetValueOrDefault(key) + 1;
-                    _lastError = ex is EtcdException ? $"{key}: {ex.Message}" : $"{key}: {ex.GetType().Name}: {ex.Message}";
+                    continue;
                 }
 
-                if (ex is LeaseNotFoundException)
+                single.Clear();
+                single.Add(key);
+                if (!await ProcessAsync(single, cancellationToken).ConfigureAwait(false))
                 {
-                    // Our idea of the lease is stale: drop it, the keys on it are requeued.
-                    ForgetLeaseOf(key);
+                    return;
                 }
-
-                retryAfter = Backoff(attempt);
-                Log.WriteFailed(_logger, _options.Name, key, attempt, retryAfter.Value.TotalMilliseconds, ex.Message);
             }
+        }
+    }
 
-            var empty = _queue.Done(key);
-            if (retryAfter is null)
+    /// <summary>Writes one batch and settles its keys in the queue; false when the store is stopping.</summary>
+    private async Task<bool> ProcessAsync(List<string> keys, CancellationToken cancellationToken)
+    {
+        if (keys.Count == 0)
+        {
+            return true;
+        }
+
+        Exception? failure = null;
+        try
+        {
+            await ReconcileAsync(keys, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Whatever failed, these keys are retried and the worker lives on: a dead worker would
+            // leave the keys "processing" forever.
+            failure = ex;
+            Interlocked.Increment(ref _errors);
+            EtcdMetrics.SyncErrors.Add(1, _storeTag);
+            if (ex is LeaseNotFoundException)
+            {
+                // Our idea of a lease is stale: drop the leases of the batch, their keys are requeued.
+                ForgetLeasesOf(keys);
+            }
+        }
+
+        var empty = false;
+        foreach (var key in keys)
+        {
+            if (failure is null)
             {
                 lock (_gate)
                 {
                     _failures.Remove(key);
                 }
+
+                empty = _queue.Done(key);
+                continue;
             }
 
-            if (retryAfter is { } delay)
+            int attempt;
+            lock (_gate)
             {
-                _ = RequeueLaterAsync(key, delay, cancellationToken);
+                attempt = _failures[key] = _failures.GetValueOrDefault(key) + 1;
+                _lastError = failure is EtcdException ? $"{key}: {failure.Message}" : $"{key}: {failure.GetType().Name}: {failure.Message}";
             }
-            else if (empty)
+
+            var retryAfter = Backoff(attempt);
+            if (key == keys[0])
             {
-                MaybeQueueCanary();
+                Log.WriteFailed(_logger, _options.Name, key, keys.Count, attempt, retryAfter.TotalMilliseconds, failure.Message);
             }
+
+            _queue.Done(key);
+            _ = RequeueLaterAsync(key, retryAfter, cancellationToken);
+        }
+
+        if (empty)
+        {
+            MaybeQueueCanary();
+        }
+
+        return true;
+    }
+
+    private async Task ReconcileAsync(List<string> keys, CancellationToken cancellationToken)
+    {
+        // What each key needs: a put of its desired bytes, a delete, or nothing.
+        List<(string Key, byte[]? Value)> changes = new(keys.Count);
+        lock (_gate)
+        {
+            foreach (var key in keys)
+            {
+                _desired.TryGetValue(key, out var desired);
+                var known = _written.TryGetValue(key, out var written);
+                if (desired is null)
+                {
+                    if (known)
+                    {
+                        changes.Add((key, null));
+                    }
+                }
+                else if (written is null || !written.AsSpan().SequenceEqual(desired))
+                {
+                    changes.Add((key, desired));
+                }
+            }
+        }
+
+        var offset = 0;
+        while (offset < changes.Count)
+        {
+            // One request per chunk of at most MaxBatchBytes of values (etcd caps a request's size).
+            var count = 0;
+            var bytes = 0;
+            while (offset + count < changes.Count && (count == 0 || bytes + (changes[offset + count].Value?.Length ?? 0) <= _options.MaxBatchBytes))
+            {
+                bytes += changes[offset + count].Value?.Length ?? 0;
+                count++;
+            }
+
+            await WriteAsync(changes.GetRange(offset, count), cancellationToken).ConfigureAwait(false);
+            offset += count;
         }
     }
 
-    private async Task ReconcileAsync(string key, CancellationToken cancellationToken)
+    private async Task WriteAsync(List<(string Key, byte[]? Value)> changes, CancellationToken cancellationToken)
     {
-        byte[]? desired;
-        bool known;
-        byte[]? written;
-        lock (_gate)
-        {
-            _desired.TryGetValue(key, out desired);
-            known = _written.TryGetValue(key, out written);
-        }
-
-        if (desired is null)
-        {
-            if (!known)
-            {
-                return;
-            }
-
-            await WaitForRateLimitAsync(cancellationToken).ConfigureAwait(false);
-            await _client.DeleteAsync(key, cancellationToken: cancellationToken).ConfigureAwait(false);
-            lock (_gate)
-            {
-                _written.Remove(key);
-            }
-
-            _leases.Release(key);
-            Interlocked.Increment(ref _writes);
-            EtcdMetrics.SyncWrites.Add(1, _storeTag);
-            return;
-        }
-
-        if (written is not null && written.AsSpan().SequenceEqual(desired))
-        {
-            return;
-        }
-
         var started = Stopwatch.GetTimestamp();
-        var leaseId = await _leases.AcquireAsync(key, cancellationToken).ConfigureAwait(false);
-        await WaitForRateLimitAsync(cancellationToken).ConfigureAwait(false);
-        await _client.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFrom(desired), Lease = leaseId }, cancellationToken).ConfigureAwait(false);
-        lock (_gate)
+        var txn = new TxnRequest();
+        foreach (var (key, value) in changes)
         {
-            _written[key] = desired;
+            if (value is null)
+            {
+                txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = ByteString.CopyFromUtf8(key) } });
+            }
+            else
+            {
+                var leaseId = await _leases.AcquireAsync(key, cancellationToken).ConfigureAwait(false);
+                txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFrom(value), Lease = leaseId } });
+            }
         }
 
-        Interlocked.Increment(ref _writes);
-        EtcdMetrics.SyncWrites.Add(1, _storeTag);
-        EtcdMetrics.SyncWriteDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _storeTag);
-        if (key == _options.SyncedCanaryKey && _synced.TrySetResult())
+        await WaitForRateLimitAsync(changes.Count, cancellationToken).ConfigureAwait(false);
+        await _client.TxnAsync(txn, cancellationToken).ConfigureAwait(false);
+        var canaryWritten = false;
+        lock (_gate)
         {
-            Log.Synced(_logger, _options.Name, key);
+            foreach (var (key, value) in changes)
+            {
+                if (value is null)
+                {
+                    _written.Remove(key);
+                }
+                else
+                {
+                    _written[key] = value;
+                    canaryWritten |= key == _options.SyncedCanaryKey;
+                }
+            }
+        }
+
+        foreach (var (key, value) in changes)
+        {
+            if (value is null)
+            {
+                _leases.Release(key);
+            }
+        }
+
+        Interlocked.Add(ref _writes, changes.Count);
+        EtcdMetrics.SyncWrites.Add(changes.Count, _storeTag);
+        EtcdMetrics.SyncWriteDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _storeTag);
+        if (canaryWritten && _synced.TrySetResult())
+        {
+            Log.Synced(_logger, _options.Name, _options.SyncedCanaryKey!);
         }
     }
 
@@ -344,12 +447,17 @@ public sealed partial class SyncStore : IAsyncDisposable
         }
     }
 
-    private void ForgetLeaseOf(string key)
+    private void ForgetLeasesOf(List<string> keys)
     {
-        // A put failed with "lease not found": the lease the key was on is gone.
-        if (_leases.LeaseOf(key) is { } leaseId)
+        // A write failed with "lease not found": one of the leases the batch used is gone, and etcd does
+        // not say which. Dropping a live one only costs re-writing its keys on a fresh lease.
+        HashSet<long> leases = [];
+        foreach (var key in keys)
         {
-            _leases.OnLost(leaseId);
+            if (_leases.LeaseOf(key) is { } leaseId && leases.Add(leaseId))
+            {
+                _leases.OnLost(leaseId);
+            }
         }
     }
 
@@ -408,7 +516,7 @@ public sealed partial class SyncStore : IAsyncDisposable
             }
             catch (EtcdException ex)
             {
-                Log.WriteFailed(_logger, _options.Name, prefix, 0, 0, ex.Message);
+                Log.WriteFailed(_logger, _options.Name, prefix, 0, 0, 0, ex.Message);
                 await Task.Delay(_options.RetryMinDelay, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
@@ -439,11 +547,19 @@ public sealed partial class SyncStore : IAsyncDisposable
         return listing.Revision;
     }
 
-    private async ValueTask WaitForRateLimitAsync(CancellationToken cancellationToken)
+    private async ValueTask WaitForRateLimitAsync(int writes, CancellationToken cancellationToken)
     {
-        if (_rateLimiter is not null)
+        if (_rateLimiter is null)
         {
-            using var lease = await _rateLimiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // A batch takes one token per key, in pieces no larger than the bucket.
+        while (writes > 0)
+        {
+            var take = Math.Min(writes, _options.MaxWritesPerSecond);
+            using var lease = await _rateLimiter.AcquireAsync(take, cancellationToken).ConfigureAwait(false);
+            writes -= take;
         }
     }
 
@@ -456,8 +572,8 @@ public sealed partial class SyncStore : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Store {Store}: writing {Key} failed (attempt {Attempt}), retrying in {DelayMs:0}ms: {Reason}")]
-        public static partial void WriteFailed(ILogger logger, string store, string key, int attempt, double delayMs, string reason);
+        [LoggerMessage(1, LogLevel.Warning, "Store {Store}: writing {Key} ({Keys} key(s) in the request) failed (attempt {Attempt}), retrying in {DelayMs:0}ms: {Reason}")]
+        public static partial void WriteFailed(ILogger logger, string store, string key, int keys, int attempt, double delayMs, string reason);
 
         [LoggerMessage(2, LogLevel.Information, "Store {Store}: initial sync written, canary {Canary}")]
         public static partial void Synced(ILogger logger, string store, string canary);

@@ -25,6 +25,15 @@ public sealed class SyncStoreOptions
     /// <summary>Writes in flight at once.</summary>
     public int Workers { get; set; } = 16;
 
+    /// <summary>
+    /// Keys written in one etcd transaction at most: the keys queued when a writer becomes free go together.
+    /// etcd refuses transactions of more than 128 operations unless started with a larger --max-txn-ops.
+    /// </summary>
+    public int MaxBatchSize { get; set; } = 64;
+
+    /// <summary>Value bytes in one transaction at most (etcd refuses requests above 1.5 MiB by default).</summary>
+    public int MaxBatchBytes { get; set; } = 512 * 1024;
+
     /// <summary>Writes per second at most (token bucket); 0 for no limit.</summary>
     public int MaxWritesPerSecond { get; set; }
 
@@ -46,6 +55,16 @@ public sealed class SyncStoreOptions
         if (Workers < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(Workers), Workers, "SyncStoreOptions.Workers must be at least 1.");
+        }
+
+        if (MaxBatchSize is < 1 or > 128)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "SyncStoreOptions.MaxBatchSize must be between 1 and 128 (etcd's default --max-txn-ops).");
+        }
+
+        if (MaxBatchBytes < 1024)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchBytes), MaxBatchBytes, "SyncStoreOptions.MaxBatchBytes must be at least 1024.");
         }
 
         if (LeaseTtl < TimeSpan.FromSeconds(1))

@@ -68,6 +68,61 @@ public sealed class SyncStoreTests : OwnEtcdTestBase
     }
 
     [Fact]
+    public async Task Keys_queued_together_are_written_in_few_transactions()
+    {
+        var prefix = Clients.UniquePrefix("ss-batch");
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "batch", OwnedPrefix = prefix, Workers = 4, MaxBatchSize = 50 });
+        for (var i = 0; i < 1000; i++)
+        {
+            store.Upsert($"{prefix}{i:D4}", Bytes($"value-{i}"));
+        }
+
+        store.MarkInitialSyncDone();
+        var before = (await Client.PutAsync("marker", "m")).Header.Revision;
+        await store.StartAsync(Cts.Token);
+        await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
+
+        var listing = await Client.GetPrefixAsync(prefix);
+        Assert.Equal(1000, listing.Kvs.Count);
+        Assert.All(listing.Kvs, kv => Assert.NotEqual(0, kv.Lease));
+
+        // Every transaction is one etcd revision: 1000 keys in batches of 50 are 20 revisions, not 1000.
+        var revisions = listing.Kvs.Select(kv => kv.ModRevision).Distinct().Count();
+        Assert.InRange(revisions, 20, 40);
+        Assert.True(listing.Header.Revision - before < 60, $"{listing.Header.Revision - before} revisions for 1000 keys");
+        Assert.Equal(1000, store.GetStatus().Writes);
+    }
+
+    [Fact]
+    public async Task A_key_etcd_refuses_does_not_hold_up_the_keys_batched_with_it()
+    {
+        var prefix = Clients.UniquePrefix("ss-poison");
+        await using var store = new SyncStore(Client, new SyncStoreOptions
+        {
+            Name = "poison",
+            OwnedPrefix = prefix,
+            Workers = 1,
+            RetryMinDelay = TimeSpan.FromMilliseconds(20),
+            RetryMaxDelay = TimeSpan.FromMilliseconds(200),
+        });
+
+        // etcd refuses requests above 1.5 MiB: this value can never be written.
+        store.Upsert(prefix + "huge", new byte[2 * 1024 * 1024]);
+        for (var i = 0; i < 20; i++)
+        {
+            store.Upsert($"{prefix}ok-{i:D2}", Bytes("v"));
+        }
+
+        await store.StartAsync(Cts.Token);
+        await Eventually.TrueAsync(async () => await Client.CountPrefixAsync(prefix + "ok-") == 20, Timeout, "the writable keys");
+
+        Assert.Null(await Client.GetAsync(prefix + "huge"));
+        var status = store.GetStatus();
+        Assert.True(status.Errors > 0);
+        Assert.Contains("huge", status.LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Keys_share_leases_of_at_most_the_configured_size()
     {
         var prefix = Clients.UniquePrefix("ss-leases");
