@@ -31,6 +31,7 @@ internal sealed partial class IdentityExporter : BackgroundService, IStatusContr
 {
     private const string ExporterName = "identities";
     private const string GcKey = "\0gc";
+    private const string InitialKeyPrefix = "\0initial-";
     private static volatile IdentityExporter? s_current;
 
     private readonly IEtcdClient _etcd;
@@ -61,6 +62,7 @@ internal sealed partial class IdentityExporter : BackgroundService, IStatusContr
     private volatile string? _lastError;
     private int _allocatedCount;
     private int _ipCount;
+    private int _term;
 
     static IdentityExporter()
     {
@@ -178,7 +180,9 @@ internal sealed partial class IdentityExporter : BackgroundService, IStatusContr
             await allocator.LoadAsync(cancellationToken).ConfigureAwait(false);
             (_allocator, _identityStore, _ipStore) = (allocator, identities, ips);
 
-            await Task.WhenAll(_pods.Synced, _namespaces.Synced, _nodes.Synced).WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Pods are reconciled as the pod list arrives (labels need the namespaces, host IPs the nodes); the
+            // term's marker key, queued once the pod list is complete, comes after every listed pod in the queue.
+            await Task.WhenAll(_namespaces.Synced, _nodes.Synced).WaitAsync(cancellationToken).ConfigureAwait(false);
 
             // Every allocation is exported until released: in use, or unused and waiting out the grace period.
             var now = _time.GetUtcNow();
@@ -188,19 +192,10 @@ internal sealed partial class IdentityExporter : BackgroundService, IStatusContr
                 identities.Upsert(ClusterMeshKeys.Identity(id), Encoding.UTF8.GetBytes(labels));
             }
 
-            foreach (var pod in _pods.List())
-            {
-                await ReconcileAsync(Informer<Pod>.KeyOf(pod), cancellationToken).ConfigureAwait(false);
-            }
-
-            await SweepIdentitiesAsync(cancellationToken).ConfigureAwait(false);
-            identities.MarkInitialSyncDone();
-            ips.MarkInitialSyncDone();
-            LogInitialExport(allocator.Allocations.Count, _ipOwners.Count);
-            _ = MarkSyncedAsync(identities, () => _identitiesSynced = true, cancellationToken);
-            _ = MarkSyncedAsync(ips, () => _ipSynced = true, cancellationToken);
-            _ = TickCollectorAsync(cancellationToken);
-            await ProcessQueueAsync(cancellationToken).ConfigureAwait(false);
+            var initialKey = InitialKeyPrefix + Interlocked.Increment(ref _term).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            QueuePodsWhere(static _ => true);
+            _ = QueueWhenPodsListedAsync(initialKey, cancellationToken);
+            await ProcessQueueAsync(initialKey, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -214,7 +209,33 @@ internal sealed partial class IdentityExporter : BackgroundService, IStatusContr
         }
     }
 
-    private async Task ProcessQueueAsync(CancellationToken cancellationToken)
+    private async Task QueueWhenPodsListedAsync(string initialKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _pods.Synced.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _queue.Add(initialKey);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>The pods of the initial listing are all reconciled: sweep left-over identities, let the stores write their canaries.</summary>
+    private async Task CompleteInitialExportAsync(CancellationToken cancellationToken)
+    {
+        var identities = _identityStore!;
+        var ips = _ipStore!;
+        await SweepIdentitiesAsync(cancellationToken).ConfigureAwait(false);
+        identities.MarkInitialSyncDone();
+        ips.MarkInitialSyncDone();
+        LogInitialExport(_allocator!.Allocations.Count, _ipOwners.Count);
+        _ = MarkSyncedAsync(identities, () => _identitiesSynced = true, cancellationToken);
+        _ = MarkSyncedAsync(ips, () => _ipSynced = true, cancellationToken);
+        _ = TickCollectorAsync(cancellationToken);
+    }
+
+    private async Task ProcessQueueAsync(string initialKey, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -225,6 +246,14 @@ internal sealed partial class IdentityExporter : BackgroundService, IStatusContr
                 if (key == GcKey)
                 {
                     await CollectUnusedAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else if (key.StartsWith(InitialKeyPrefix, StringComparison.Ordinal))
+                {
+                    // A marker of an earlier term is stale; this term's completes the initial export.
+                    if (key == initialKey)
+                    {
+                        await CompleteInitialExportAsync(cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 else
                 {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Federation.ClusterMesh.ApiServer.Hosting;
 using Federation.ClusterMesh.ApiServer.Identities;
+using Federation.ClusterMesh.ApiServer.Tests.HighAvailability;
 using Federation.ClusterMesh.ApiServer.Tests.Infrastructure;
 using Federation.Etcd;
 using Federation.Etcd.ClusterMesh;
@@ -207,6 +208,94 @@ public sealed class IdentityExporterTests : IAsyncLifetime
         Assert.True(status["synced"]!["identities"]!.GetValue<bool>());
         Assert.True(status["synced"]!["ip"]!.GetValue<bool>());
         Assert.Contains("federation_clustermesh_identities_allocated", await http.GetStringAsync("metrics"));
+    }
+
+    [Fact]
+    public async Task After_a_leader_failover_identities_and_ip_entries_stay_and_new_pods_get_ids_without_collisions()
+    {
+        var electionTtl = TimeSpan.FromSeconds(3);
+        await CreateNamespaceAsync("shop");
+        await CreatePodAsync("shop", "web-1", "10.7.0.1", new() { ["app"] = "web" });
+        await CreatePodAsync("shop", "db-1", "10.7.0.2", new() { ["app"] = "db" });
+        await using var proxy = new LoopbackProxy(_env.MeshEtcd.ClientEndpoints[0]);
+        try
+        {
+            await StartReplicaAsync("replica-a", electionTtl, proxy.Endpoint);
+            await WaitForCanariesAsync();
+            var web = (await WaitForIpAsync("10.7.0.1")).Id;
+            var db = (await WaitForIpAsync("10.7.0.2")).Id;
+            var b = await StartReplicaAsync("replica-b", electionTtl);
+            await Eventually.TrueAsync(async () => (string?)(await LeaderElectionAsync(b))["holder"] == "replica-a", Timeout, "replica-b standing by");
+            var before = await IdentityStateAsync();
+            var leasesOfA = before.Values.Select(v => v.Lease).ToHashSet();
+            await using var recorder = await EtcdRecorder.StartAsync(_env.Mesh);
+
+            proxy.Block();
+            await Eventually.TrueAsync(async () => (bool)(await LeaderElectionAsync(b))["leader"]!, Timeout, "replica-b to lead");
+
+            // The new leader took every key over (its own leases), with the same values.
+            await Eventually.TrueAsync(
+                async () => (await IdentityStateAsync()).Values.All(kv => !leasesOfA.Contains(kv.Lease)),
+                Timeout,
+                "the identity and ip keys on the new leader's leases");
+            var after = await IdentityStateAsync();
+            Assert.Equal(before.Keys.Order(StringComparer.Ordinal), after.Keys.Order(StringComparer.Ordinal));
+            Assert.All(before, kv => Assert.Equal(kv.Value.Value, after[kv.Key].Value));
+
+            // It allocates from what the old leader allocated: same labels, same id; new labels, a new id.
+            await CreatePodAsync("shop", "db-2", "10.7.0.3", new() { ["app"] = "db" });
+            await CreatePodAsync("shop", "cache-1", "10.7.0.4", new() { ["app"] = "cache" });
+            Assert.Equal(db, (await WaitForIpAsync("10.7.0.3")).Id);
+            var cache = (await WaitForIpAsync("10.7.0.4")).Id;
+            Assert.DoesNotContain(cache, new[] { web, db });
+            Assert.Equal("replica-b", (await _env.Mesh.GetAsync(Federation.ClusterMesh.ApiServer.HighAvailability.LeaderElectionOptions.Key("cluster3")))!.Value.ToStringUtf8());
+
+            await recorder.CatchUpAsync(Timeout);
+            var deletions = recorder.Events
+                .Where(e => e.Type == Federation.Etcd.Protocol.Event.Types.EventType.Delete && IsIdentityState(e.Kv.Key.ToStringUtf8()))
+                .Select(e => e.Kv.Key.ToStringUtf8());
+            Assert.Empty(deletions);
+        }
+        finally
+        {
+            // The cut-off replica must reach etcd again to shut down promptly.
+            proxy.Unblock();
+        }
+    }
+
+    private static bool IsIdentityState(string key)
+        => key.StartsWith(ClusterMeshKeys.IdentitiesPrefix + "/", StringComparison.Ordinal) || key.StartsWith(ClusterMeshKeys.IpPrefix + "/", StringComparison.Ordinal);
+
+    private async Task<Dictionary<string, Federation.Etcd.Protocol.KeyValue>> IdentityStateAsync()
+    {
+        var identities = await _env.Mesh.ListPrefixAsync(ClusterMeshKeys.IdentitiesPrefix + "/");
+        var ips = await _env.Mesh.ListPrefixAsync(ClusterMeshKeys.IpPrefix + "/");
+        return identities.Kvs.Concat(ips.Kvs).ToDictionary(kv => kv.Key.ToStringUtf8(), StringComparer.Ordinal);
+    }
+
+    private async Task<ApiServerHost> StartReplicaAsync(string replica, TimeSpan electionTtl, Uri? etcdEndpoint = null)
+    {
+        var options = _env.Options("cluster3", 3);
+        options.ReplicaId = replica;
+        if (etcdEndpoint is not null)
+        {
+            options.EtcdEndpoints = [etcdEndpoint];
+        }
+
+        var host = await ApiServerHost.StartAsync(
+            options,
+            logging => logging.SetMinimumLevel(LogLevel.Warning),
+            services => services
+                .AddSingleton(new IdentityExportOptions { ReleaseGracePeriod = TimeSpan.FromMinutes(5) })
+                .AddSingleton(new Federation.ClusterMesh.ApiServer.HighAvailability.LeaderElectionOptions { LeaseTtl = electionTtl }));
+        _hosts.Add(host);
+        return host;
+    }
+
+    private static async Task<System.Text.Json.Nodes.JsonNode> LeaderElectionAsync(ApiServerHost host)
+    {
+        using var http = new HttpClient { BaseAddress = host.HealthUri };
+        return System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("status"))!["leaderElection"]!;
     }
 
     private async Task<ApiServerHost> StartAsync(ApiServerOptions options, TimeSpan? grace = null)
