@@ -51,6 +51,13 @@ foreach (var medium in new[] { "tmpfs", "disk" })
         }
     }
 
+    // (3) SyncStore initial sync: one key per request (as before batching) against transactions of 64 keys.
+    foreach (var batchSize in new[] { 1, 64 })
+    {
+        var rate = await Workloads.SyncStoreThroughputAsync(client, workers: 64, batchSize, total: quick ? 5_000 : 20_000);
+        report.AddRate($"SyncStore initial sync ({medium})", $"64 workers, {batchSize} key(s) per request", rate);
+    }
+
     if (medium == "disk")
     {
         break;

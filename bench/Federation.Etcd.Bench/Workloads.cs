@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Federation.Etcd.Protocol;
+using Federation.Etcd.Store;
 using Federation.Etcd.Tests.Infrastructure;
 using Google.Protobuf;
 
@@ -141,6 +142,33 @@ internal static class Workloads
             }
         })));
         return (total / stopwatch.Elapsed.TotalSeconds, [.. latencies]);
+    }
+
+    /// <summary>Keys per second a <see cref="SyncStore"/> writes for an initial sync of <paramref name="total"/> keys (to its canary).</summary>
+    public static async Task<double> SyncStoreThroughputAsync(IEtcdClient client, int workers, int batchSize, int total)
+    {
+        var prefix = $"bench/syncstore/{workers}-{batchSize}/";
+        var value = new byte[300];
+        await using var store = new SyncStore(client, new SyncStoreOptions
+        {
+            Name = "bench",
+            OwnedPrefix = prefix,
+            SyncedCanaryKey = $"bench/synced/{workers}-{batchSize}",
+            Workers = workers,
+            MaxBatchSize = batchSize,
+        });
+        var stopwatch = Stopwatch.StartNew();
+        await store.StartAsync(CancellationToken.None);
+        for (var i = 0; i < total; i++)
+        {
+            store.Upsert($"{prefix}{i:D6}", value);
+        }
+
+        store.MarkInitialSyncDone();
+        await store.Synced;
+        var rate = total / stopwatch.Elapsed.TotalSeconds;
+        await store.StopAsync(revokeLeases: true, CancellationToken.None);
+        return rate;
     }
 
     /// <summary>Writes N keys in transactions of 100 puts.</summary>
