@@ -20,6 +20,15 @@ internal sealed partial class EtcdAccessBootstrap
     [LoggerMessage(5, LogLevel.Information, "removed etcd user {User}: its peer cluster is no longer configured")]
     private partial void LogRemovedStaleUser(string user);
 
-    [LoggerMessage(6, LogLevel.Warning, "etcd user {User} held roles {Unexpected} besides {Role}; recreating it with {Role} only")]
-    private partial void LogRecreatingUser(string user, string unexpected, string role);
+    [LoggerMessage(6, LogLevel.Warning, "revoked etcd role {Extra} from user {User}: it holds only {Role}")]
+    private partial void LogRevokedRole(string user, string extra, string role);
+
+    [LoggerMessage(7, LogLevel.Information, "granted etcd role {Role} to user {User}")]
+    private partial void LogGrantedRole(string user, string role);
+
+    [LoggerMessage(8, LogLevel.Information, "granted etcd role {Role} read on {Range}")]
+    private partial void LogGrantedPermission(string role, string range);
+
+    [LoggerMessage(9, LogLevel.Warning, "revoked {Type} on {Range} from etcd role {Role}: not in its plan")]
+    private partial void LogRevokedPermission(string role, string type, string range);
 }

@@ -11,7 +11,8 @@ namespace Federation.ClusterMesh.ApiServer.Security;
 
 /// <summary>
 /// Makes sure, before anything is exported, that the etcd users and roles of <see cref="EtcdAccessPlan"/>
-/// exist, that users of peers no longer configured are gone, and that etcd auth is enabled. Runs only when
+/// exist with exactly the plan's permissions and roles (anything extra is revoked), that users of peers no longer
+/// configured are gone, and that etcd auth is enabled. Runs only when
 /// the apiserver reaches etcd with a client certificate (mTLS): without one, etcd cannot tell users apart.
 /// </summary>
 /// <remarks>
@@ -96,21 +97,7 @@ internal sealed partial class EtcdAccessBootstrap : IHostedService
         await StepAsync($"adding etcd role '{EtcdAccessPlan.RootRole}'", () => IgnoreExistingAsync(_etcd.RoleAddAsync(EtcdAccessPlan.RootRole, cancellationToken))).ConfigureAwait(false);
         foreach (var role in plan.Roles)
         {
-            await StepAsync($"adding etcd role '{role.Name}'", () => IgnoreExistingAsync(_etcd.RoleAddAsync(role.Name, cancellationToken))).ConfigureAwait(false);
-            foreach (var prefix in role.ReadPrefixes)
-            {
-                // Granting an existing permission again replaces it: no change, no error.
-                await StepAsync(
-                    $"granting etcd role '{role.Name}' read on prefix '{prefix}'",
-                    () => _etcd.RoleGrantPrefixPermissionAsync(role.Name, prefix, Permission.Types.Type.Read, cancellationToken)).ConfigureAwait(false);
-            }
-
-            foreach (var key in role.ReadKeys)
-            {
-                await StepAsync(
-                    $"granting etcd role '{role.Name}' read on key '{key}'",
-                    () => _etcd.RoleGrantKeyPermissionAsync(role.Name, key, Permission.Types.Type.Read, cancellationToken)).ConfigureAwait(false);
-            }
+            await EnsureRoleAsync(role, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var user in plan.Users)
@@ -129,26 +116,76 @@ internal sealed partial class EtcdAccessBootstrap : IHostedService
         await StepAsync("enabling etcd auth", () => _etcd.AuthEnableAsync(cancellationToken)).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Gives <paramref name="role"/> exactly the plan's read permissions: missing ones are granted first, then any other
+    /// permission (added by hand, or by an older version) is revoked, so a reader never loses a range it keeps.
+    /// </summary>
+    private async Task EnsureRoleAsync(EtcdRole role, CancellationToken cancellationToken)
+    {
+        await StepAsync($"adding etcd role '{role.Name}'", () => IgnoreExistingAsync(_etcd.RoleAddAsync(role.Name, cancellationToken))).ConfigureAwait(false);
+        var held = await StepAsync($"reading the permissions of etcd role '{role.Name}'", () => _etcd.RoleGetAsync(role.Name, cancellationToken)).ConfigureAwait(false);
+        var grants = role.Grants.ToList();
+        foreach (var grant in grants)
+        {
+            if (held.Any(p => grant.SameRange(p) && p.PermType == Permission.Types.Type.Read))
+            {
+                continue;
+            }
+
+            // Granting a range the role already holds with another type replaces that type.
+            await StepAsync(
+                $"granting etcd role '{role.Name}' read on {grant}",
+                () => grant.IsPrefix
+                    ? _etcd.RoleGrantPrefixPermissionAsync(role.Name, grant.Key, Permission.Types.Type.Read, cancellationToken)
+                    : _etcd.RoleGrantKeyPermissionAsync(role.Name, grant.Key, Permission.Types.Type.Read, cancellationToken)).ConfigureAwait(false);
+            LogGrantedPermission(role.Name, grant.ToString());
+        }
+
+        foreach (var extra in held.Where(p => !grants.Any(g => g.SameRange(p))))
+        {
+            var range = Describe(extra);
+            // Another replica may have revoked it meanwhile.
+            await StepAsync(
+                $"revoking {extra.PermType} on {range} from etcd role '{role.Name}'",
+                () => IgnoreNotGrantedAsync(_etcd.RoleRevokePermissionAsync(role.Name, extra.Key, extra.RangeEnd, cancellationToken))).ConfigureAwait(false);
+            LogRevokedPermission(role.Name, extra.PermType.ToString(), range);
+        }
+    }
+
+    /// <summary>Makes sure <paramref name="user"/> exists and holds its role and no other; the user is never deleted, so its certificate keeps working throughout.</summary>
     private async Task EnsureUserAsync(EtcdUser user, CancellationToken cancellationToken)
     {
         // No password: the user can only authenticate with a client certificate whose CN is its name.
         await StepAsync($"adding etcd user '{user.Name}'", () => IgnoreExistingAsync(_etcd.UserAddAsync(user.Name, password: null, cancellationToken))).ConfigureAwait(false);
         var roles = await StepAsync($"reading the roles of etcd user '{user.Name}'", () => _etcd.UserGetRolesAsync(user.Name, cancellationToken)).ConfigureAwait(false);
-        var unexpected = roles.Where(r => r != user.Role).ToList();
-        if (unexpected.Count > 0 && user.Role != EtcdAccessPlan.RootRole)
-        {
-            // A read-only user holding more (granted by hand, or by an older version) is recreated with exactly
-            // its role: the client has no UserRevokeRole, and deleting a user drops all its grants.
-            LogRecreatingUser(user.Name, string.Join(",", unexpected), user.Role);
-            await StepAsync($"removing etcd user '{user.Name}' to drop roles {string.Join(",", unexpected)}", () => IgnoreMissingAsync(_etcd.UserDeleteAsync(user.Name, cancellationToken))).ConfigureAwait(false);
-            await StepAsync($"adding etcd user '{user.Name}'", () => IgnoreExistingAsync(_etcd.UserAddAsync(user.Name, password: null, cancellationToken))).ConfigureAwait(false);
-            roles = [];
-        }
-
         if (!roles.Contains(user.Role))
         {
             await StepAsync($"granting etcd role '{user.Role}' to user '{user.Name}'", () => _etcd.UserGrantRoleAsync(user.Name, user.Role, cancellationToken)).ConfigureAwait(false);
+            LogGrantedRole(user.Name, user.Role);
         }
+
+        foreach (var extra in roles.Where(r => r != user.Role))
+        {
+            // Granted by hand or by an older version: each user holds exactly its plan's role.
+            await StepAsync(
+                $"revoking etcd role '{extra}' from user '{user.Name}'",
+                () => IgnoreNotGrantedAsync(_etcd.UserRevokeRoleAsync(user.Name, extra, cancellationToken))).ConfigureAwait(false);
+            LogRevokedRole(user.Name, extra, user.Role);
+        }
+    }
+
+    /// <summary>A permission's range as the plan would name it (key or prefix), or its raw bounds.</summary>
+    private static string Describe(Permission permission)
+    {
+        var key = permission.Key.ToStringUtf8();
+        if (permission.RangeEnd.IsEmpty)
+        {
+            return $"key '{key}'";
+        }
+
+        return permission.RangeEnd == KeyRange.PrefixEnd(permission.Key)
+            ? $"prefix '{key}'"
+            : $"range ['{key}', '{permission.RangeEnd.ToStringUtf8()}')";
     }
 
     /// <summary>
@@ -222,6 +259,17 @@ internal sealed partial class EtcdAccessBootstrap : IHostedService
             await call.ConfigureAwait(false);
         }
         catch (EtcdException ex) when (ex.Status == GrpcStatusCode.FailedPrecondition && ex.Detail.Contains("not found", StringComparison.Ordinal))
+        {
+        }
+    }
+
+    private static async Task IgnoreNotGrantedAsync(Task call)
+    {
+        try
+        {
+            await call.ConfigureAwait(false);
+        }
+        catch (EtcdException ex) when (ex.Status == GrpcStatusCode.FailedPrecondition && ex.Detail.Contains("is not granted", StringComparison.Ordinal))
         {
         }
     }

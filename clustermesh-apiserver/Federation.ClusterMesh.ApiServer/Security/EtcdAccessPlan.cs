@@ -1,4 +1,7 @@
 using System.Collections.Immutable;
+using Federation.Etcd;
+using Federation.Etcd.Protocol;
+using Google.Protobuf;
 
 namespace Federation.ClusterMesh.ApiServer.Security;
 
@@ -6,6 +9,21 @@ namespace Federation.ClusterMesh.ApiServer.Security;
 internal sealed record EtcdRole(string Name, ImmutableArray<string> ReadPrefixes, ImmutableArray<string> ReadKeys = default)
 {
     public ImmutableArray<string> ReadKeys { get; init; } = ReadKeys.IsDefault ? [] : ReadKeys;
+
+    /// <summary>Every read permission the role holds, prefixes first; anything else etcd reports for it is revoked.</summary>
+    public IEnumerable<EtcdReadGrant> Grants
+        => ReadPrefixes.Select(p => new EtcdReadGrant(p, IsPrefix: true)).Concat(ReadKeys.Select(k => new EtcdReadGrant(k, IsPrefix: false)));
+}
+
+/// <summary>Read access to one key, or to every key starting with <see cref="Key"/> when <see cref="IsPrefix"/>.</summary>
+internal sealed record EtcdReadGrant(string Key, bool IsPrefix)
+{
+    /// <summary>Whether <paramref name="permission"/> covers exactly this range (whatever its type): etcd keys permissions by range.</summary>
+    public bool SameRange(Permission permission)
+        => permission.Key == ByteString.CopyFromUtf8(Key)
+            && permission.RangeEnd == (IsPrefix ? KeyRange.PrefixEnd(Key) : ByteString.Empty);
+
+    public override string ToString() => (IsPrefix ? "prefix '" : "key '") + Key + "'";
 }
 
 /// <summary>An etcd user (the CN of its client certificate) and the one role it holds.</summary>

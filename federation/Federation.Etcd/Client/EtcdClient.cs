@@ -136,6 +136,9 @@ public sealed class EtcdClient : IEtcdClient
     public Task UserGrantRoleAsync(string user, string role, CancellationToken cancellationToken = default)
         => CallAsync("/etcdserverpb.Auth/UserGrantRole", new AuthUserGrantRoleRequest { User = user, Role = role }, AuthUserGrantRoleResponse.Parser, cancellationToken);
 
+    public Task UserRevokeRoleAsync(string user, string role, CancellationToken cancellationToken = default)
+        => CallAsync("/etcdserverpb.Auth/UserRevokeRole", new AuthUserRevokeRoleRequest { Name = user, Role = role }, AuthUserRevokeRoleResponse.Parser, cancellationToken);
+
     public Task UserDeleteAsync(string name, CancellationToken cancellationToken = default)
         => CallAsync("/etcdserverpb.Auth/UserDelete", new AuthUserDeleteRequest { Name = name }, AuthUserDeleteResponse.Parser, cancellationToken);
 
@@ -150,6 +153,18 @@ public sealed class EtcdClient : IEtcdClient
 
     public Task RoleAddAsync(string name, CancellationToken cancellationToken = default)
         => CallAsync("/etcdserverpb.Auth/RoleAdd", new AuthRoleAddRequest { Name = name }, AuthRoleAddResponse.Parser, cancellationToken);
+
+    public async Task<IReadOnlyList<Permission>> RoleGetAsync(string role, CancellationToken cancellationToken = default)
+    {
+        var response = await CallAsync("/etcdserverpb.Auth/RoleGet", new AuthRoleGetRequest { Role = role }, AuthRoleGetResponse.Parser, cancellationToken).ConfigureAwait(false);
+        return [.. response.Perm];
+    }
+
+    public Task RoleRevokePermissionAsync(string role, ByteString key, ByteString rangeEnd, CancellationToken cancellationToken = default)
+    {
+        var request = new AuthRoleRevokePermissionRequest { Role = role, Key = key, RangeEnd = rangeEnd };
+        return CallAsync("/etcdserverpb.Auth/RoleRevokePermission", request, AuthRoleRevokePermissionResponse.Parser, cancellationToken);
+    }
 
     public Task RoleGrantKeyPermissionAsync(string role, string key, Permission.Types.Type permission, CancellationToken cancellationToken = default)
     {

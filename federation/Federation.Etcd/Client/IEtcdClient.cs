@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Federation.Etcd.Protocol;
 
 namespace Federation.Etcd;
@@ -58,6 +59,9 @@ public interface IEtcdClient : IAsyncDisposable
 
     Task UserGrantRoleAsync(string user, string role, CancellationToken cancellationToken = default);
 
+    /// <summary>Takes <paramref name="role"/> away from <paramref name="user"/>; the user and its other roles stay.</summary>
+    Task UserRevokeRoleAsync(string user, string role, CancellationToken cancellationToken = default);
+
     /// <summary>Removes a user (and its role grants).</summary>
     Task UserDeleteAsync(string name, CancellationToken cancellationToken = default);
 
@@ -67,6 +71,15 @@ public interface IEtcdClient : IAsyncDisposable
 
     /// <summary>Removes a role (and its grants to users).</summary>
     Task RoleDeleteAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>The permissions a role holds (key, range end and type of each).</summary>
+    Task<IReadOnlyList<Permission>> RoleGetAsync(string role, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Revokes the permission of <paramref name="role"/> on exactly the range [<paramref name="key"/>, <paramref name="rangeEnd"/>)
+    /// (an empty range end is the single key), as <see cref="RoleGetAsync"/> reports it; etcd matches the range exactly.
+    /// </summary>
+    Task RoleRevokePermissionAsync(string role, ByteString key, ByteString rangeEnd, CancellationToken cancellationToken = default);
 
     /// <summary>Grants a role access to exactly one key (no other key starting with it).</summary>
     Task RoleGrantKeyPermissionAsync(string role, string key, Permission.Types.Type permission, CancellationToken cancellationToken = default);

@@ -57,6 +57,12 @@ public sealed record ListOptions
 
     /// <summary>The resource version to list at (<c>0</c>: any, from cache).</summary>
     public string? ResourceVersion { get; init; }
+
+    /// <summary>
+    /// Client side, not sent: decode each item on its own and report the ones that do not decode in
+    /// <see cref="KubernetesList{T}.Undecodable"/> instead of failing the whole page.
+    /// </summary>
+    public bool SkipUndecodable { get; init; }
 }
 
 /// <summary>Options of a watch call.</summary>
@@ -74,6 +80,12 @@ public sealed record WatchOptions
 
     /// <summary>The server ends the watch after this many seconds (the client gives up a little later if it does not).</summary>
     public int? TimeoutSeconds { get; init; }
+
+    /// <summary>
+    /// Client side, not sent: an event whose object does not decode is returned with <see cref="WatchEvent{T}.Undecodable"/>
+    /// set instead of failing the watch. A line that is not a JSON watch event at all still fails it.
+    /// </summary>
+    public bool SkipUndecodable { get; init; }
 }
 
 /// <summary>The patch formats the API server accepts.</summary>

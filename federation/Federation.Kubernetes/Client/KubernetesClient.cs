@@ -76,7 +76,9 @@ public sealed partial class KubernetesClient : IKubernetesClient, IDisposable
     {
         var path = RequestPaths.ForResource(T.Resource, @namespace, null) + RequestPaths.Query(options);
         using var response = await SendAsync(HttpMethod.Get, path, null, null, idempotent: true, streaming: false, cancellationToken).ConfigureAwait(false);
-        return await ReadAsync(response, T.ListJsonTypeInfo, cancellationToken).ConfigureAwait(false);
+        return options?.SkipUndecodable == true
+            ? await ReadListItemByItemAsync<T>(response, cancellationToken).ConfigureAwait(false)
+            : await ReadAsync(response, T.ListJsonTypeInfo, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<T> CreateAsync<T>(T item, CancellationToken cancellationToken = default)
@@ -145,7 +147,7 @@ public sealed partial class KubernetesClient : IKubernetesClient, IDisposable
         var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
-            var events = WatchStreamReader.ReadAsync(stream, T.JsonTypeInfo, linked.Token).ConfigureAwait(false);
+            var events = WatchStreamReader.ReadAsync(stream, T.JsonTypeInfo, options?.SkipUndecodable ?? false, linked.Token).ConfigureAwait(false);
             var enumerator = events.GetAsyncEnumerator();
             try
             {
@@ -330,6 +332,59 @@ public sealed partial class KubernetesClient : IKubernetesClient, IDisposable
             catch (JsonException ex)
             {
                 throw new InvalidDataException($"{response.RequestMessage?.RequestUri}: the server's answer is not a valid {typeof(T).Name}: {ex.Message}", ex);
+            }
+        }
+    }
+
+    /// <summary>A list whose items are decoded one by one: a bad item goes to <see cref="KubernetesList{T}.Undecodable"/>, the page itself must be valid.</summary>
+    private static async Task<KubernetesList<T>> ReadListItemByItemAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+        where T : class, IKubernetesObject<T>
+    {
+        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            try
+            {
+                using var document = await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var root = document.RootElement;
+                if (root.ValueKind != JsonValueKind.Object)
+                {
+                    throw new InvalidDataException($"{response.RequestMessage?.RequestUri}: the server's answer is not a {T.Resource.ListKind} object");
+                }
+
+                var items = new List<T>();
+                var undecodable = new List<UndecodableObject>();
+                if (root.TryGetProperty("items", out var itemsElement) && itemsElement.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var element in itemsElement.EnumerateArray())
+                    {
+                        if (ItemDecoder.Decode(element, T.JsonTypeInfo, out var bad) is { } item)
+                        {
+                            items.Add(item);
+                        }
+                        else
+                        {
+                            undecodable.Add(bad!);
+                        }
+                    }
+                }
+
+                var metadata = root.TryGetProperty("metadata", out var metadataElement) && metadataElement.ValueKind == JsonValueKind.Object
+                    ? metadataElement.Deserialize(KubernetesJsonContext.Default.ListMeta) ?? new ListMeta()
+                    : new ListMeta();
+                return new KubernetesList<T>
+                {
+                    ApiVersion = root.TryGetProperty("apiVersion", out var apiVersion) && apiVersion.ValueKind == JsonValueKind.String ? apiVersion.GetString() : T.Resource.ApiVersion,
+                    Kind = root.TryGetProperty("kind", out var kind) && kind.ValueKind == JsonValueKind.String ? kind.GetString() : T.Resource.ListKind,
+                    Metadata = metadata,
+                    Items = items,
+                    Undecodable = undecodable,
+                };
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidDataException($"{response.RequestMessage?.RequestUri}: the server's answer is not a valid {T.Resource.ListKind}: {ex.Message}", ex);
             }
         }
     }

@@ -15,7 +15,7 @@ internal static class WatchStreamReader
     private const int InitialBufferSize = 16 * 1024;
 
     public static async IAsyncEnumerable<WatchEvent<T>> ReadAsync<T>(
-        Stream stream, JsonTypeInfo<T> typeInfo, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        Stream stream, JsonTypeInfo<T> typeInfo, bool skipUndecodable = false, [EnumeratorCancellation] CancellationToken cancellationToken = default)
         where T : class
     {
         var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
@@ -31,7 +31,7 @@ internal static class WatchStreamReader
                 {
                     var line = new ReadOnlyMemory<byte>(buffer, start, newline - start);
                     start = newline + 1;
-                    if (ParseLine(line.Span, typeInfo) is { } ev)
+                    if (ParseLine(line.Span, typeInfo, skipUndecodable) is { } ev)
                     {
                         yield return ev;
                     }
@@ -57,7 +57,7 @@ internal static class WatchStreamReader
                 if (read == 0)
                 {
                     // End of stream: a last event without its newline still counts.
-                    if (end > start && ParseLine(new ReadOnlySpan<byte>(buffer, start, end - start), typeInfo) is { } last)
+                    if (end > start && ParseLine(new ReadOnlySpan<byte>(buffer, start, end - start), typeInfo, skipUndecodable) is { } last)
                     {
                         yield return last;
                     }
@@ -74,8 +74,11 @@ internal static class WatchStreamReader
         }
     }
 
-    /// <summary>Parses one line; null for a blank line.</summary>
-    public static WatchEvent<T>? ParseLine<T>(ReadOnlySpan<byte> line, JsonTypeInfo<T> typeInfo)
+    /// <summary>
+    /// Parses one line; null for a blank line. With <paramref name="skipUndecodable"/>, an event whose object does not
+    /// decode comes back with <see cref="WatchEvent{T}.Undecodable"/> set instead of failing.
+    /// </summary>
+    public static WatchEvent<T>? ParseLine<T>(ReadOnlySpan<byte> line, JsonTypeInfo<T> typeInfo, bool skipUndecodable = false)
         where T : class
     {
         line = line.Trim((byte)'\r').Trim((byte)' ');
@@ -111,6 +114,12 @@ internal static class WatchStreamReader
             if (type == WatchEventType.Error)
             {
                 return new WatchEvent<T>(type, null, objectElement.Deserialize(KubernetesJsonContext.Default.Status));
+            }
+
+            if (skipUndecodable)
+            {
+                var item = ItemDecoder.Decode(objectElement, typeInfo, out var undecodable);
+                return new WatchEvent<T>(type, item) { Undecodable = undecodable };
             }
 
             return new WatchEvent<T>(type, objectElement.Deserialize(typeInfo) ?? throw new InvalidDataException("watch event with a null object"));

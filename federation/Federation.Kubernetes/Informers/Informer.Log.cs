@@ -23,5 +23,12 @@ public sealed partial class Informer<T>
 
         [LoggerMessage(6, LogLevel.Error, "Informer {Informer}: an observer threw; the change stays applied")]
         public static partial void ObserverFailed(ILogger logger, string informer, Exception exception);
+
+        [LoggerMessage(7, LogLevel.Warning,
+            "Informer {Informer}: skipped {Resource} {Key} (uid {Uid}, resource version {ResourceVersion}): it cannot be decoded ({Reason}): {Error}; the rest is applied")]
+        public static partial void Undecodable(ILogger logger, string informer, string resource, string key, string? uid, string? resourceVersion, string reason, string error);
+
+        [LoggerMessage(8, LogLevel.Debug, "Informer {Informer}: skipped {Resource} {Key} again (resource version {ResourceVersion}, {Reason})")]
+        public static partial void UndecodableAgain(ILogger logger, string informer, string resource, string key, string? resourceVersion, string reason);
     }
 }

@@ -13,6 +13,11 @@ namespace Federation.Kubernetes.Informers;
 /// included). On 410 Gone it lists again and, once that list is complete, reports deletions for objects the new list
 /// lacks and updates for objects whose resource version changed. <see cref="Synced"/> completes after the first complete list.
 /// </summary>
+/// <remarks>
+/// An object that does not decode (in a list page or a watch event) is skipped, logged once per key and uid, and counted in
+/// <see cref="KubernetesMetrics.InvalidObjectsName"/>; the rest of the page or stream is applied. The cache keeps the last
+/// version of it that did decode (a skipped object still exists, so it is not reported deleted); a DELETED event removes it.
+/// </remarks>
 public sealed partial class Informer<T>
     where T : class, IKubernetesObject<T>
 {
@@ -26,6 +31,9 @@ public sealed partial class Informer<T>
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, T> _cache = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Only touched by the RunAsync loop: "key|uid" of the undecodable objects already logged at Warning.
+    private readonly HashSet<string> _reportedUndecodable = new(StringComparer.Ordinal);
     private volatile string? _resourceVersion;
     private volatile string? _lastError;
     private long _relists;
@@ -147,14 +155,37 @@ public sealed partial class Informer<T>
             Interlocked.Increment(ref _relists);
         }
 
-        var options = new ListOptions { LabelSelector = _options.LabelSelector, FieldSelector = _options.FieldSelector, Limit = _options.PageSize };
+        var options = new ListOptions
+        {
+            LabelSelector = _options.LabelSelector,
+            FieldSelector = _options.FieldSelector,
+            Limit = _options.PageSize,
+            SkipUndecodable = true,
+        };
         var listed = new Dictionary<string, T>(StringComparer.Ordinal);
+        var skipped = new HashSet<string>(StringComparer.Ordinal);
         string? resourceVersion = null;
         await foreach (var page in _client.ListPagesAsync<T>(_options.Namespace, options, cancellationToken).ConfigureAwait(false))
         {
             foreach (var item in page.Items)
             {
-                listed[KeyOf(item)] = item;
+                if (Nameless(item) is { } nameless)
+                {
+                    Skip(nameless);
+                    continue;
+                }
+
+                var key = KeyOf(item);
+                listed[key] = item;
+                Decoded(key);
+            }
+
+            foreach (var undecodable in page.Undecodable)
+            {
+                if (Skip(undecodable) is { } key)
+                {
+                    skipped.Add(key);
+                }
             }
 
             resourceVersion = page.Metadata.ResourceVersion;
@@ -181,7 +212,8 @@ public sealed partial class Informer<T>
             }
         }
 
-        foreach (var key in _cache.Keys.Where(k => !listed.ContainsKey(k)).ToList())
+        // A skipped object still exists: it keeps the last version that decoded rather than being reported deleted.
+        foreach (var key in _cache.Keys.Where(k => !listed.ContainsKey(k) && !skipped.Contains(k)).ToList())
         {
             if (_cache.TryRemove(key, out var old))
             {
@@ -206,6 +238,7 @@ public sealed partial class Informer<T>
             LabelSelector = _options.LabelSelector,
             FieldSelector = _options.FieldSelector,
             TimeoutSeconds = seconds,
+            SkipUndecodable = true,
         };
 
         var received = 0;
@@ -220,9 +253,21 @@ public sealed partial class Informer<T>
 
     private void Apply(WatchEvent<T> ev)
     {
+        if (ev.Undecodable is { } undecodable)
+        {
+            ApplyUndecodable(ev.Type, undecodable);
+            return;
+        }
+
         var item = ev.Object;
         if (item is null)
         {
+            return;
+        }
+
+        if (ev.Type != WatchEventType.Bookmark && Nameless(item) is { } nameless)
+        {
+            ApplyUndecodable(ev.Type, nameless);
             return;
         }
 
@@ -231,6 +276,7 @@ public sealed partial class Informer<T>
             case WatchEventType.Added:
             case WatchEventType.Modified:
                 var key = KeyOf(item);
+                Decoded(key);
                 if (_cache.TryGetValue(key, out var old))
                 {
                     if (old.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
@@ -247,6 +293,7 @@ public sealed partial class Informer<T>
 
                 break;
             case WatchEventType.Deleted:
+                Decoded(KeyOf(item));
                 if (_cache.TryRemove(KeyOf(item), out var last))
                 {
                     Notify(static (o, a, _) => o.OnDelete(a), item.Metadata.ResourceVersion is null ? last : item, null);
@@ -263,6 +310,62 @@ public sealed partial class Informer<T>
             _resourceVersion = item.Metadata.ResourceVersion;
         }
     }
+
+    /// <summary>
+    /// An event whose object does not decode: skipped, except that a DELETED one still removes the cached object of that
+    /// key, and its resource version still moves the resume point past it.
+    /// </summary>
+    private void ApplyUndecodable(WatchEventType type, UndecodableObject undecodable)
+    {
+        var key = Skip(undecodable);
+        if (type == WatchEventType.Deleted && key is not null)
+        {
+            Decoded(key);
+            if (_cache.TryRemove(key, out var last))
+            {
+                Notify(static (o, a, _) => o.OnDelete(a), last, null);
+            }
+        }
+
+        if (!string.IsNullOrEmpty(undecodable.ResourceVersion))
+        {
+            _resourceVersion = undecodable.ResourceVersion;
+        }
+    }
+
+    /// <summary>Logs (once per key and uid) and counts an object left out; returns its cache key when its metadata names it.</summary>
+    private string? Skip(UndecodableObject undecodable)
+    {
+        var reason = UndecodableObject.ReasonTag(undecodable.Reason);
+        KubernetesMetrics.InvalidObjects.Add(1, new KeyValuePair<string, object?>("resource", T.Resource.Plural), new KeyValuePair<string, object?>("reason", reason));
+        var key = string.IsNullOrEmpty(undecodable.Name) ? null : KeyOf(undecodable.Namespace, undecodable.Name);
+        var shown = key ?? "(no name)";
+        if (key is null || _reportedUndecodable.Add(key + "|" + undecodable.Uid))
+        {
+            Log.Undecodable(_logger, _options.Name, T.Resource.Plural, shown, undecodable.Uid, undecodable.ResourceVersion, reason, undecodable.Error);
+        }
+        else
+        {
+            Log.UndecodableAgain(_logger, _options.Name, T.Resource.Plural, shown, undecodable.ResourceVersion, reason);
+        }
+
+        return key;
+    }
+
+    /// <summary>The object of <paramref name="key"/> decodes again: a later breakage is worth a warning again.</summary>
+    private void Decoded(string key)
+    {
+        if (_reportedUndecodable.Count > 0)
+        {
+            _reportedUndecodable.RemoveWhere(k => k.StartsWith(key + "|", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>An object without a name has no key: it is treated like one that does not decode.</summary>
+    private static UndecodableObject? Nameless(T item)
+        => string.IsNullOrEmpty(item.Metadata.Name)
+            ? new UndecodableObject(item.Metadata.Namespace, null, item.Metadata.Uid, item.Metadata.ResourceVersion, UndecodableReason.MissingName, "metadata.name is missing")
+            : null;
 
     private void Notify(Action<IInformerObserver<T>, T, T?> call, T first, T? second)
     {

@@ -16,6 +16,12 @@ public enum WatchEventType
 public sealed record WatchEvent<T>(WatchEventType Type, T? Object, Status? Status = null)
     where T : class
 {
+    /// <summary>
+    /// Set (and <see cref="Object"/> null) when the event's object does not decode and the watch was asked for with
+    /// <see cref="Client.WatchOptions.SkipUndecodable"/>.
+    /// </summary>
+    public UndecodableObject? Undecodable { get; init; }
+
     /// <summary>The wire name of an event type (<c>ADDED</c>, …).</summary>
     public static string TypeName(WatchEventType type) => type switch
     {

@@ -1,6 +1,7 @@
 using Federation.ClusterMesh.ApiServer.Hosting;
 using Federation.ClusterMesh.ApiServer.Security;
 using Federation.Etcd;
+using Federation.Etcd.Protocol;
 using Federation.Etcd.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -116,17 +117,58 @@ public sealed class EtcdAccessBootstrapTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Peer_user_granted_more_than_its_role_is_reset_to_read_only()
+    public async Task Peer_user_granted_an_extra_role_loses_it_at_the_next_start_and_keeps_reading_with_its_certificate()
     {
         await BootstrapAsync(peers: ["cluster2"]);
         await _admin.UserGrantRoleAsync("remote-cluster2", "root");
         var remote = Client(EtcdAccessPlan.RemoteUser("cluster2"));
         await remote.PutAsync("cilium/state/escalated", "v");
 
-        await BootstrapAsync(peers: ["cluster2"]);
+        var logs = await BootstrapAsync(peers: ["cluster2"]);
 
         Assert.Equal(["remote"], await _admin.UserGetRolesAsync("remote-cluster2"));
         await AssertCannotWriteAsync(remote);
+        // The certificate it held before the revoke still reads what its role allows.
+        Assert.Equal(3, (await remote.ListPrefixAsync("cilium/state/")).Kvs.Count);
+        Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("revoked etcd role root from user remote-cluster2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Permissions_added_by_hand_to_the_remote_role_are_revoked_at_the_next_start()
+    {
+        await BootstrapAsync(peers: ["cluster2"]);
+        await _admin.RoleGrantPrefixPermissionAsync(EtcdAccessPlan.RemoteRole, "other/", Permission.Types.Type.Read);
+        await _admin.RoleGrantKeyPermissionAsync(EtcdAccessPlan.RemoteRole, "cilium/cache/nodes/v1/cluster3/node9", Permission.Types.Type.Read);
+        // Same range as the plan's, wider type: must come back to read-only.
+        await _admin.RoleGrantPrefixPermissionAsync(EtcdAccessPlan.RemoteRole, "cilium/state/", Permission.Types.Type.Readwrite);
+        var remote = Client(EtcdAccessPlan.RemoteUser("cluster2"));
+        Assert.NotNull(await remote.GetAsync("other/key"));
+        await remote.PutAsync("cilium/state/escalated", "v");
+
+        var logs = await BootstrapAsync(peers: ["cluster2"]);
+
+        await Assert.ThrowsAsync<EtcdPermissionDeniedException>(() => remote.GetAsync("other/key"));
+        await Assert.ThrowsAsync<EtcdPermissionDeniedException>(() => remote.GetAsync("cilium/cache/nodes/v1/cluster3/node9"));
+        await AssertCannotWriteAsync(remote);
+        Assert.Equal(3, (await remote.ListPrefixAsync("cilium/state/")).Kvs.Count);
+        Assert.Equal(
+            [("cilium/.heartbeat", ""), ("cilium/cluster-config/cluster1", ""), ("cilium/state/", "cilium/state0"), ("cilium/synced/cluster1/", "cilium/synced/cluster10")],
+            (await _admin.RoleGetAsync(EtcdAccessPlan.RemoteRole)).Select(p => (p.Key.ToStringUtf8(), p.RangeEnd.ToStringUtf8())).Order());
+        Assert.All(await _admin.RoleGetAsync(EtcdAccessPlan.RemoteRole), p => Assert.Equal(Permission.Types.Type.Read, p.PermType));
+        Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("revoked Read on prefix 'other/' from etcd role remote", StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, l => l.Contains("revoked Read on key 'cilium/cache/nodes/v1/cluster3/node9' from etcd role remote", StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, l => l.Contains("granted etcd role remote read on prefix 'cilium/state/'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_second_start_with_nothing_changed_grants_and_revokes_nothing()
+    {
+        var first = await BootstrapAsync(peers: ["cluster2"]);
+        Assert.Contains(first.Lines, l => l.Contains("granted etcd role local read on prefix 'cilium/cache/'", StringComparison.Ordinal));
+
+        var second = await BootstrapAsync(peers: ["cluster2"]);
+
+        Assert.DoesNotContain(second.Lines, l => l.Contains("granted", StringComparison.Ordinal) || l.Contains("revoked", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -186,10 +228,13 @@ public sealed class EtcdAccessBootstrapTests : IAsyncLifetime
         await client.PutAsync("anyone/may/write", "v");
     }
 
-    private async Task BootstrapAsync(IList<string> peers)
+    private async Task<ListLoggerProvider> BootstrapAsync(IList<string> peers)
     {
-        var bootstrap = new EtcdAccessBootstrap(_admin, Options(peers), new EtcdAccessBootstrapOptions(), TimeProvider.System, NullLogger<EtcdAccessBootstrap>.Instance);
+        var logs = new ListLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var bootstrap = new EtcdAccessBootstrap(_admin, Options(peers), new EtcdAccessBootstrapOptions(), TimeProvider.System, factory.CreateLogger<EtcdAccessBootstrap>());
         await bootstrap.StartAsync(CancellationToken.None);
+        return logs;
     }
 
     private ApiServerOptions Options(IList<string> peers)

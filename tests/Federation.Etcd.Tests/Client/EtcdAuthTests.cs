@@ -209,4 +209,58 @@ public sealed class EtcdAuthTests : IAsyncLifetime
         var missing = await Assert.ThrowsAnyAsync<EtcdException>(() => root.UserDeleteAsync("remote-c2"));
         Assert.Contains("user name not found", missing.Detail);
     }
+
+    [Fact]
+    public async Task Role_get_lists_the_granted_permissions_and_a_revoked_one_is_gone()
+    {
+        await using var root = ClientAs("root");
+        await root.RoleAddAsync("reader");
+        await root.RoleGrantPrefixPermissionAsync("reader", "cilium/state/", Permission.Types.Type.Read);
+        await root.RoleGrantKeyPermissionAsync("reader", "cilium/.heartbeat", Permission.Types.Type.Read);
+        await root.RoleGrantPrefixPermissionAsync("reader", "other/", Permission.Types.Type.Readwrite);
+
+        var granted = await root.RoleGetAsync("reader");
+
+        Assert.Equal(
+            [("cilium/.heartbeat", "", Permission.Types.Type.Read), ("cilium/state/", "cilium/state0", Permission.Types.Type.Read), ("other/", "other0", Permission.Types.Type.Readwrite)],
+            granted.Select(p => (p.Key.ToStringUtf8(), p.RangeEnd.ToStringUtf8(), p.PermType)).Order());
+
+        var other = granted.Single(p => p.Key.ToStringUtf8() == "other/");
+        await root.RoleRevokePermissionAsync("reader", other.Key, other.RangeEnd);
+
+        Assert.Equal(["cilium/.heartbeat", "cilium/state/"], (await root.RoleGetAsync("reader")).Select(p => p.Key.ToStringUtf8()).Order(StringComparer.Ordinal));
+        var again = await Assert.ThrowsAnyAsync<EtcdException>(() => root.RoleRevokePermissionAsync("reader", other.Key, other.RangeEnd));
+        Assert.Contains("permission is not granted", again.Detail);
+        var missing = await Assert.ThrowsAnyAsync<EtcdException>(() => root.RoleGetAsync("no-such-role"));
+        Assert.Contains("role name not found", missing.Detail);
+    }
+
+    [Fact]
+    public async Task Revoking_a_role_takes_its_access_away_and_the_user_keeps_its_other_roles()
+    {
+        await using var root = ClientAs("root");
+        await root.PutAsync("cilium/state/k", "v");
+        await root.UserAddAsync("root", password: null);
+        await root.RoleAddAsync("root");
+        await root.UserGrantRoleAsync("root", "root");
+        await root.RoleAddAsync("reader");
+        await root.RoleGrantPrefixPermissionAsync("reader", "cilium/state/", Permission.Types.Type.Read);
+        await root.RoleAddAsync("writer");
+        await root.RoleGrantPrefixPermissionAsync("writer", "cilium/state/", Permission.Types.Type.Readwrite);
+        await root.UserAddAsync("remote", password: null);
+        await root.UserGrantRoleAsync("remote", "reader");
+        await root.UserGrantRoleAsync("remote", "writer");
+        await root.AuthEnableAsync();
+        await using var remote = ClientAs("remote");
+        await remote.PutAsync("cilium/state/k", "w");
+
+        await root.UserRevokeRoleAsync("remote", "writer");
+
+        Assert.Equal(["reader"], await root.UserGetRolesAsync("remote"));
+        Assert.Equal("w", (await remote.GetAsync("cilium/state/k"))!.Value.ToStringUtf8());
+        await Assert.ThrowsAsync<EtcdPermissionDeniedException>(() => remote.PutAsync("cilium/state/k", "x"));
+        var again = await Assert.ThrowsAnyAsync<EtcdException>(() => root.UserRevokeRoleAsync("remote", "writer"));
+        Assert.Contains("role is not granted to the user", again.Detail);
+        await root.AuthDisableAsync();
+    }
 }

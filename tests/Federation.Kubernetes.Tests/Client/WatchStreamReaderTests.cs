@@ -30,6 +30,20 @@ public sealed class WatchStreamReaderTests
     }
 
     [Fact]
+    public void An_object_that_does_not_decode_fails_the_line_unless_skipping_where_it_is_named_from_its_metadata()
+    {
+        var line = Encoding.UTF8.GetBytes(Json.Event("MODIFIED", """{"metadata":{"name":"a","namespace":"demo","uid":"u1","resourceVersion":"7"},"spec":{"ports":"eighty"}}"""));
+
+        Assert.Throws<InvalidDataException>(() => WatchStreamReader.ParseLine(line, Service.JsonTypeInfo));
+        var ev = WatchStreamReader.ParseLine(line, Service.JsonTypeInfo, skipUndecodable: true)!;
+
+        Assert.Equal(WatchEventType.Modified, ev.Type);
+        Assert.Null(ev.Object);
+        Assert.Equal(new UndecodableObject("demo", "a", "u1", "7", UndecodableReason.Malformed, ev.Undecodable!.Error), ev.Undecodable);
+        Assert.Contains("ports", ev.Undecodable.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Large_events_grow_the_buffer_and_a_last_line_without_newline_counts()
     {
         var big = new string('x', 100_000);
