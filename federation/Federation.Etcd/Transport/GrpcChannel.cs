@@ -79,8 +79,11 @@ internal sealed class GrpcChannel : IDisposable
                     return result ?? throw new EtcdException(GrpcStatusCode.Internal, $"{method}: the server sent no response message");
                 }
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested
+                && (ex is OperationCanceledException || (ex is HttpRequestException or IOException && timeoutCts.IsCancellationRequested)))
             {
+                // The deadline fired; depending on where the request was, the handler reports that as a
+                // cancellation or as a failed request or stream.
                 throw new EtcdDeadlineExceededException($"{method} did not complete within {deadline.TotalSeconds:0.###}s (endpoint {endpoint})");
             }
             catch (HttpRequestException ex) when (IsConnectFailure(ex))
