@@ -10,8 +10,9 @@ namespace Federation.Kubernetes.Informers;
 /// <summary>
 /// Mirrors one kind into a local cache and reports changes in order. It lists (paged), then watches from the list's
 /// resource version with bookmarks. A watch that ends or drops resumes from the last resource version seen (bookmarks
-/// included). On 410 Gone it lists again and, once that list is complete, reports deletions for objects the new list
-/// lacks and updates for objects whose resource version changed. <see cref="Synced"/> completes after the first complete list.
+/// included). On 410 Gone it lists again. Listed objects are applied page by page (adds, and updates for objects whose
+/// resource version changed); deletions for objects the new list lacks are reported only once the list is complete.
+/// <see cref="Synced"/> completes after the first complete list.
 /// </summary>
 /// <remarks>
 /// An object that does not decode (in a list page or a watch event) is skipped, logged once per key and uid, and counted in
@@ -162,11 +163,15 @@ public sealed partial class Informer<T>
             Limit = _options.PageSize,
             SkipUndecodable = true,
         };
-        var listed = new Dictionary<string, T>(StringComparer.Ordinal);
+        var listed = new HashSet<string>(StringComparer.Ordinal);
         var skipped = new HashSet<string>(StringComparer.Ordinal);
         string? resourceVersion = null;
+        int added = 0, updated = 0, deleted = 0;
         await foreach (var page in _client.ListPagesAsync<T>(_options.Namespace, options, cancellationToken).ConfigureAwait(false))
         {
+            // Every page is a consistent snapshot at the list's revision, so its objects are applied at once and
+            // observers start working while later pages arrive. Deletions wait for the complete list: a partial
+            // one would report live objects as deleted.
             foreach (var item in page.Items)
             {
                 if (Nameless(item) is { } nameless)
@@ -176,8 +181,23 @@ public sealed partial class Informer<T>
                 }
 
                 var key = KeyOf(item);
-                listed[key] = item;
+                listed.Add(key);
                 Decoded(key);
+                if (_cache.TryGetValue(key, out var old))
+                {
+                    if (old.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
+                    {
+                        _cache[key] = item;
+                        updated++;
+                        Notify(static (o, a, b) => o.OnUpdate(a, b!), old, item);
+                    }
+                }
+                else
+                {
+                    _cache[key] = item;
+                    added++;
+                    Notify(static (o, a, _) => o.OnAdd(a), item, null);
+                }
             }
 
             foreach (var undecodable in page.Undecodable)
@@ -191,29 +211,8 @@ public sealed partial class Informer<T>
             resourceVersion = page.Metadata.ResourceVersion;
         }
 
-        // Only a complete list may replace the cache: a partial one would report live objects as deleted.
-        int added = 0, updated = 0, deleted = 0;
-        foreach (var (key, item) in listed)
-        {
-            if (_cache.TryGetValue(key, out var old))
-            {
-                if (old.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
-                {
-                    _cache[key] = item;
-                    updated++;
-                    Notify(static (o, a, b) => o.OnUpdate(a, b!), old, item);
-                }
-            }
-            else
-            {
-                _cache[key] = item;
-                added++;
-                Notify(static (o, a, _) => o.OnAdd(a), item, null);
-            }
-        }
-
         // A skipped object still exists: it keeps the last version that decoded rather than being reported deleted.
-        foreach (var key in _cache.Keys.Where(k => !listed.ContainsKey(k) && !skipped.Contains(k)).ToList())
+        foreach (var key in _cache.Keys.Where(k => !listed.Contains(k) && !skipped.Contains(k)).ToList())
         {
             if (_cache.TryRemove(key, out var old))
             {
