@@ -25,13 +25,16 @@ internal sealed record RemoteClusterConfig(
         DialTimeout = options.DialTimeout,
         RequestTimeout = options.RequestTimeout,
         // A dead remote must break the watch streams well within a heartbeat check.
-        KeepAlivePingDelay = Min(options.HealthCheckPeriod * 2, TimeSpan.FromSeconds(10)),
-        KeepAlivePingTimeout = Min(options.DialTimeout, TimeSpan.FromSeconds(5)),
+        // (HTTP/2 pings cannot be more frequent than one a second.)
+        KeepAlivePingDelay = Clamp(options.HealthCheckPeriod * 2, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)),
+        KeepAlivePingTimeout = Clamp(options.DialTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)),
         ReconnectMinDelay = Min(options.BackoffMin, TimeSpan.FromMilliseconds(100)),
         ReconnectMaxDelay = Min(options.BackoffMax, TimeSpan.FromSeconds(5)),
     };
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) => value < min ? min : value > max ? max : value;
 }
 
 /// <summary>One read of the config directory: the usable remote configs and the rejected files.</summary>
