@@ -50,10 +50,12 @@ internal sealed partial class RemoteCluster
     private string? _lastFailureReason;
     private long _failures;
     private long _invalid;
+    private bool _awaitingHeartbeat;
     private ITimer? _staleTimer;
     private Task? _run;
 
     private const int KindCount = 4;
+    private const string HeartbeatReason = "heartbeat";
 
     public RemoteCluster(
         RemoteClusterConfig config, RemoteClusterOptions options, ClusterIdRegistry registry, IRemoteClusterObserver observer,
@@ -255,7 +257,9 @@ internal sealed partial class RemoteCluster
         }
         catch (Exception ex)
         {
-            end = new SessionEnd($"etcd unreachable: {ex.Message}", SessionEndKind.Failure, "unreachable");
+            end = ex is EtcdException or IOException or HttpRequestException or TimeoutException
+                ? new SessionEnd($"etcd unreachable: {ex.Message}", SessionEndKind.Failure, "unreachable")
+                : new SessionEnd($"cannot connect: {ex.GetType().Name}: {ex.Message}", SessionEndKind.Failure, "connect");
         }
         finally
         {
@@ -338,7 +342,10 @@ internal sealed partial class RemoteCluster
             _applied = config;
             _clusterId = config.Id;
             _lastConnected = _time.GetUtcNow();
-            _state = RemoteClusterState.Syncing;
+            if (!_awaitingHeartbeat)
+            {
+                _state = RemoteClusterState.Syncing;
+            }
             _observer.OnClusterConfig(Name, config);
         }
 
@@ -469,10 +476,18 @@ internal sealed partial class RemoteCluster
                 if (response.Events.Any(e => e.Type == Event.Types.EventType.Put))
                 {
                     var now = _time.GetUtcNow();
+                    bool ready;
                     lock (_gate)
                     {
                         session.LastHeartbeatChange = now;
                         _lastHeartbeat = now;
+                        _awaitingHeartbeat = false;
+                        ready = !session.Closed && TryBecomeReadyLocked(session);
+                    }
+
+                    if (ready)
+                    {
+                        Log.Ready(_logger, Name);
                     }
                 }
             }
@@ -499,7 +514,9 @@ internal sealed partial class RemoteCluster
                 using var probe = CancellationTokenSource.CreateLinkedTokenSource(session.Token, deadline.Token);
                 try
                 {
-                    await client.GetAsync(ClusterMeshKeys.Heartbeat, cancellationToken: probe.Token).ConfigureAwait(false);
+                    // WaitAsync as well: a probe must end on time even if a call does not honour its token.
+                    await client.GetAsync(ClusterMeshKeys.Heartbeat, cancellationToken: probe.Token)
+                        .WaitAsync(_options.RequestTimeout, _time, session.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (session.Token.IsCancellationRequested)
                 {
@@ -507,7 +524,7 @@ internal sealed partial class RemoteCluster
                 }
                 catch (Exception ex)
                 {
-                    var reason = ex is OperationCanceledException ? $"no answer within {_options.RequestTimeout.TotalSeconds:0.#}s" : ex.Message;
+                    var reason = ex is OperationCanceledException or TimeoutException ? $"no answer within {_options.RequestTimeout.TotalSeconds:0.#}s" : ex.Message;
                     session.End(new SessionEnd($"etcd unreachable: {reason}", SessionEndKind.Failure, "unreachable"));
                     return;
                 }
@@ -524,13 +541,18 @@ internal sealed partial class RemoteCluster
                     session.End(new SessionEnd(
                         string.Create(CultureInfo.InvariantCulture, $"no heartbeat change seen for {silent.TotalSeconds:0.#}s (interval {_options.HeartbeatInterval.TotalSeconds:0.#}s)"),
                         SessionEndKind.Failure,
-                        "heartbeat"));
+                        HeartbeatReason));
                     return;
                 }
             }
         }
         catch (OperationCanceledException) when (session.Token.IsCancellationRequested)
         {
+        }
+        catch (Exception ex)
+        {
+            // Without its health check a session could sit on a dead remote: end it.
+            session.End(new SessionEnd($"health check failed: {ex.Message}", SessionEndKind.Failure, "internal"));
         }
     }
 
@@ -603,21 +625,30 @@ internal sealed partial class RemoteCluster
             }
 
             session.Synced[(int)kind] = true;
-            if (session.Synced.All(s => s) && !session.WasReady)
-            {
-                session.WasReady = true;
-                _state = RemoteClusterState.Ready;
-                _staleSince = null;
-                _staleTimer?.Dispose();
-                _staleTimer = null;
-                ready = true;
-            }
+            ready = TryBecomeReadyLocked(session);
         }
 
         if (ready)
         {
             Log.Ready(_logger, Name);
         }
+    }
+
+    // Ready once every kind is synced, and, after a reconnect for a heartbeat that stood still, once the
+    // heartbeat has been seen moving again (else the remote would flap between Ready and Failing).
+    private bool TryBecomeReadyLocked(Session session)
+    {
+        if (session.WasReady || !session.Synced.All(s => s) || _awaitingHeartbeat)
+        {
+            return false;
+        }
+
+        session.WasReady = true;
+        _state = RemoteClusterState.Ready;
+        _staleSince = null;
+        _staleTimer?.Dispose();
+        _staleTimer = null;
+        return true;
     }
 
     private void RecordFailure(SessionEnd end)
@@ -627,6 +658,7 @@ internal sealed partial class RemoteCluster
         {
             _failures++;
             _lastFailure = now;
+            _awaitingHeartbeat |= end.MetricReason == HeartbeatReason;
             _lastFailureReason = end.Reason;
             if (_state != RemoteClusterState.Removed)
             {
@@ -700,6 +732,7 @@ internal sealed partial class RemoteCluster
         }
 
         _applied = null;
+        _awaitingHeartbeat = false;
         _registry.Release(Name);
         _staleSince = null;
         _staleTimer?.Dispose();

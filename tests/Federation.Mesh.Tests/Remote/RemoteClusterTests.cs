@@ -153,6 +153,67 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
             new[] { services[3], added }.Order(StringComparer.Ordinal),
             calls.Where(c => c.What == "upsert").Select(c => c.Key!).Order(StringComparer.Ordinal));
         Assert.Equal("10.244.1.99", Assert.IsType<ClusterService>(Observer.Decoded("b", services[3])).Backends!.Keys.Single());
+
+        // The sweep waits for the complete listing: every delete comes after the listing's upserts.
+        var lastUpsert = calls.FindLastIndex(c => c.What == "upsert");
+        Assert.All(calls.Select((c, i) => (c, i)).Where(x => x.c.What == "delete"), x => Assert.True(x.i > lastUpsert, "a delete before the listing was complete"));
+    }
+
+    [Fact]
+    public async Task A_remote_whose_heartbeat_stands_still_is_reconnected_and_keeps_its_entries()
+    {
+        var b = await StartRemoteAsync("b", 2);
+        await b.PutOneOfEachAsync();
+        await b.PutCanariesAsync();
+        b.WriteConfigFile(ConfigDirectory);
+        await StartManagerAsync();
+        await WaitForStateAsync("b", RemoteClusterState.Ready);
+        await WaitForObserverToMatchAsync(b, "b's entries delivered");
+        var before = Observer.CallCount;
+
+        b.HeartbeatPaused = true;
+        await WaitForStateAsync("b", RemoteClusterState.Failing);
+        Assert.Contains("no heartbeat change seen", Status("b")!.LastFailureReason, StringComparison.Ordinal);
+        Assert.NotNull(Status("b")!.StaleSince);
+
+        // Reconnecting does not make it Ready while the heartbeat still stands still.
+        await Eventually.TrueAsync(() => Status("b")!.Failures >= 2, Timeout, $"a second heartbeat failure ({Describe("b")})");
+        Assert.Equal(RemoteClusterState.Failing, Status("b")!.State);
+
+        b.HeartbeatPaused = false;
+        await WaitForStateAsync("b", RemoteClusterState.Ready);
+        await WaitForObserverToMatchAsync(b, "b's entries kept");
+        Assert.DoesNotContain(Observer.CallsSince(before), c => c.What == "delete");
+    }
+
+    [Fact]
+    public async Task A_changed_config_file_or_rotated_certificate_reconnects_without_deleting_anything()
+    {
+        var b = await StartRemoteAsync("b", 2, tls: true);
+        await b.PutOneOfEachAsync();
+        await b.PutCanariesAsync();
+        var proxy = Track(new LoopbackProxy(b.Server.ClientEndpoints[0]));
+        b.WriteConfigFile(ConfigDirectory, [proxy.Endpoint]);
+        await StartManagerAsync();
+        await WaitForStateAsync("b", RemoteClusterState.Ready);
+        await WaitForObserverToMatchAsync(b, "b's entries delivered");
+        var before = Observer.CallCount;
+        var connected = Status("b")!.LastConnected;
+
+        // New endpoints: reconnects there, so cutting the old path no longer matters.
+        b.WriteConfigFile(ConfigDirectory);
+        await Eventually.TrueAsync(() => Status("b") is { State: RemoteClusterState.Ready } s && s.Endpoints.SequenceEqual([b.Server.ClientEndpoints[0].ToString()]) && s.LastConnected > connected, Timeout, $"b reconnected directly ({Describe("b")})");
+        proxy.Block();
+        connected = Status("b")!.LastConnected;
+
+        // Same file, new certificate content: reconnects too.
+        b.RotateReaderCertificate(ConfigDirectory);
+        await Eventually.TrueAsync(() => Status("b") is { State: RemoteClusterState.Ready } s && s.LastConnected > connected, Timeout, $"b reconnected with the new certificate ({Describe("b")})");
+
+        var service = await b.PutServiceAsync("after-rotation");
+        await Eventually.TrueAsync(() => Observer.Entries("b").ContainsKey(service), Timeout, "an entry written after the rotation");
+        Assert.DoesNotContain(Observer.CallsSince(before), c => c.What == "delete");
+        Assert.Equal(0, Status("b")!.Failures);
     }
 
     [Fact]

@@ -27,6 +27,9 @@ internal sealed class RemoteEtcd : IAsyncDisposable
 
     public string Name { get; }
 
+    /// <summary>While set, the heartbeat stands still (as when the remote's apiserver is gone but etcd is up).</summary>
+    public bool HeartbeatPaused { get; set; }
+
     public uint Id { get; private set; }
 
     public EtcdServer Server { get; }
@@ -196,6 +199,14 @@ internal sealed class RemoteEtcd : IAsyncDisposable
         File.WriteAllText(Path.Combine(directory, fileName ?? Name), text.ToString());
     }
 
+    /// <summary>Issues a new reader certificate and writes it over the one in <paramref name="directory"/> (a rotation).</summary>
+    public void RotateReaderCertificate(string directory)
+    {
+        var reader = Server.Certificates!.CreateClient("remote-" + Name);
+        File.Copy(reader.CertFile, Path.Combine(directory, $"{Name}.etcd-client.crt"), overwrite: true);
+        File.Copy(reader.KeyFile, Path.Combine(directory, $"{Name}.etcd-client.key"), overwrite: true);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -218,6 +229,11 @@ internal sealed class RemoteEtcd : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
+                if (HeartbeatPaused)
+                {
+                    continue;
+                }
+
                 try
                 {
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
