@@ -61,5 +61,9 @@ public sealed class RemoteClusterConfigTests : RemoteClusterTestBase
         Assert.Contains("StaleTtl:", error.Message, StringComparison.Ordinal);
         Assert.Contains("BackoffMax:", error.Message, StringComparison.Ordinal);
         Assert.Empty(Options().Validate());
+
+        var result = new RemoteClusterOptionsValidator().Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Contains("StaleTtl:", result.FailureMessage, StringComparison.Ordinal);
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Federation.Etcd;
 using Federation.Etcd.ClusterMesh;
 using Federation.Mesh.Remote;
@@ -49,6 +50,9 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
         Assert.Equal(2u, status.ClusterId);
         Assert.NotNull(status.LastConnected);
         Assert.StartsWith("https://", status.Endpoints[0], StringComparison.Ordinal);
+        var json = JsonSerializer.Serialize(Manager!.GetStatus(), RemoteClusterStatusJsonContext.Default.RemoteClustersStatus);
+        Assert.Contains("\"state\":\"Ready\"", json, StringComparison.Ordinal);
+        Assert.Contains("\"services\":{\"synced\":true,\"entries\":1}", json, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -252,7 +256,7 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
         var manager = await StartManagerAsync();
         await WaitForStateAsync("b", RemoteClusterState.Ready);
 
-        using var failures = new FailureCounter();
+        using var metrics = new MetricsProbe();
         var c = await StartRemoteAsync("c", 2);
         await c.PutCanariesAsync();
         await c.PutServiceAsync("web");
@@ -261,7 +265,11 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
         Assert.Contains("cluster ID 2 is already used by remote cluster \"b\"", Status("c")!.LastFailureReason, StringComparison.Ordinal);
         Assert.Equal(RemoteClusterState.Ready, Status("b")!.State);
         Assert.Empty(Observer.Entries("c"));
-        await Eventually.TrueAsync(() => failures.Refused("c") > 0, Timeout, "the refusal counted in federation_remote_cluster_failures_total");
+        await Eventually.TrueAsync(
+            () => metrics.Counter("federation_remote_cluster_failures_total", "cluster=c,reason=refused") > 0, Timeout, "the refusal counted in federation_remote_cluster_failures_total");
+        Assert.Equal(0, metrics.Gauge("federation_remote_cluster_ready", "cluster=c"));
+        Assert.Equal(1, metrics.Gauge("federation_remote_cluster_ready", "cluster=b"));
+        Assert.NotNull(metrics.Gauge("federation_remote_cluster_last_failure_timestamp_seconds", "cluster=c"));
 
         await c.PutClusterConfigAsync(LocalClusterId);
         await Eventually.TrueAsync(
@@ -310,6 +318,7 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
     [Fact]
     public async Task Entries_naming_another_cluster_outside_the_identity_range_or_malformed_are_counted_and_never_delivered()
     {
+        using var metrics = new MetricsProbe();
         var b = await StartRemoteAsync("b", 2);
         var good = await b.PutServiceAsync("good");
         await b.Client.PutAsync(ClusterMeshKeys.Service("b", "default", "impostor"), ClusterMeshJson.Serialize(RemoteEtcd.Service("c", 2, "impostor")));
@@ -328,6 +337,8 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
         Assert.Equal(1, status.Kinds["services"].Entries);
         Assert.Equal(0, status.Kinds["nodes"].Entries);
         Assert.Equal(0, status.Kinds["identities"].Entries);
+        Assert.Equal(2, metrics.Counter("federation_remote_cluster_invalid_entries_total", "cluster=b,kind=services"));
+        Assert.Equal(1, metrics.Gauge("federation_remote_cluster_entries", "cluster=b,kind=services"));
     }
 
     private sealed record RemoteInfo(string Name, uint Id);
