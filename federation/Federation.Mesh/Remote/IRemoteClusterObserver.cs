@@ -1,0 +1,25 @@
+using Federation.Etcd.ClusterMesh;
+
+namespace Federation.Mesh.Remote;
+
+/// <summary>
+/// Receives what remote clusters hold. Calls for one cluster come one at a time, in order; calls for
+/// different clusters may overlap. Entries reach the observer only after the remote's synced canary
+/// for that kind exists; every removal (watch delete, re-list sweep, drain, stale revocation) is one
+/// <see cref="OnDelete"/> per key. Implementations must not block.
+/// </summary>
+public interface IRemoteClusterObserver
+{
+    /// <summary>A validated entry, with the exact bytes read (kvstoremesh copies them) and the decoded value
+    /// (<see cref="Node"/>, <see cref="ClusterService"/>, <see cref="IdentityEntry"/> or <see cref="IPIdentityPair"/>).</summary>
+    void OnUpsert(string cluster, ClusterMeshKind kind, string key, ReadOnlyMemory<byte> value, object decoded);
+
+    /// <summary>The entry under <paramref name="key"/> (a key given to <see cref="OnUpsert"/> before) is gone.</summary>
+    void OnDelete(string cluster, ClusterMeshKind kind, string key);
+
+    /// <summary>Everything <paramref name="cluster"/> held of <paramref name="kind"/> has been delivered.</summary>
+    void OnSynced(string cluster, ClusterMeshKind kind);
+
+    /// <summary>The remote's validated <c>cilium/cluster-config</c>, before any of its entries.</summary>
+    void OnClusterConfig(string cluster, CiliumClusterConfig config);
+}

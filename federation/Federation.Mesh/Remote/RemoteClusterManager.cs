@@ -1,0 +1,209 @@
+using System.Collections.Immutable;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Federation.Mesh.Remote;
+
+/// <summary>
+/// Connects to every remote cluster of the config directory and keeps following it: a new file
+/// connects, a changed file (or changed certificate content) reconnects, a removed file disconnects
+/// and deletes what that cluster provided. Owns the remotes and the registry of their cluster IDs.
+/// </summary>
+public sealed partial class RemoteClusterManager : IAsyncDisposable
+{
+    private readonly RemoteClusterOptions _options;
+    private readonly IRemoteClusterObserver _observer;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly ClusterIdRegistry _registry = new();
+    private readonly Channel<bool> _trigger = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly SemaphoreSlim _reconcile = new(1, 1);
+    private ImmutableDictionary<string, RemoteCluster> _remotes = ImmutableDictionary<string, RemoteCluster>.Empty.WithComparers(StringComparer.Ordinal);
+    private ImmutableArray<RejectedRemoteConfig> _rejected = [];
+    private CancellationTokenSource? _stop;
+    private FileSystemWatcher? _watcher;
+    private Task? _loop;
+
+    /// <summary>Creates the manager; throws <see cref="ArgumentException"/> naming every invalid option.</summary>
+    public RemoteClusterManager(
+        RemoteClusterOptions options, IRemoteClusterObserver observer, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(observer);
+        options.EnsureValid();
+        _options = options;
+        _observer = observer;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger<RemoteClusterManager>();
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Reads the config directory, starts a connection per remote and follows the directory until stopped.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_stop is not null)
+        {
+            throw new InvalidOperationException("The remote cluster manager is already started.");
+        }
+
+        _stop = new CancellationTokenSource();
+        RemoteClusterMetrics.Register(this);
+        await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+        _watcher = TryWatchDirectory();
+        _loop = FollowDirectoryAsync(_stop.Token);
+    }
+
+    /// <summary>Stops every connection, keeping what the observer was told (no deletes).</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_stop is null || _stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _watcher?.Dispose();
+        if (_loop is { } loop)
+        {
+            await loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(_remotes.Values.Select(r => r.StopAsync())).WaitAsync(cancellationToken).ConfigureAwait(false);
+        RemoteClusterMetrics.Unregister(this);
+    }
+
+    /// <summary>Every remote cluster, and every config file that was rejected, with the reason.</summary>
+    public RemoteClustersStatus GetStatus()
+    {
+        var clusters = _remotes.Values.Select(r => r.GetStatus()).OrderBy(s => s.Name, StringComparer.Ordinal).ToImmutableArray();
+        return new RemoteClustersStatus(clusters, _rejected);
+    }
+
+    /// <summary>Reads the config directory now rather than at the next poll.</summary>
+    public void Rescan() => _trigger.Writer.TryWrite(true);
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stop?.Dispose();
+        _reconcile.Dispose();
+    }
+
+    private async Task FollowDirectoryAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            using (var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                var poll = Task.Delay(_options.ConfigPollInterval, _time, wait.Token);
+                var triggered = _trigger.Reader.WaitToReadAsync(wait.Token).AsTask();
+                await Task.WhenAny(poll, triggered).ConfigureAwait(false);
+                await wait.CancelAsync().ConfigureAwait(false);
+                _trigger.Reader.TryRead(out _);
+            }
+
+            try
+            {
+                await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.ReconcileFailed(_logger, _options.ConfigDirectory, ex);
+            }
+        }
+    }
+
+    private async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await _reconcile.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var scan = RemoteClusterConfigDirectory.Scan(_options.ConfigDirectory, _options.LocalClusterName);
+            var previouslyRejected = _rejected;
+            foreach (var rejected in scan.Rejected.Except(previouslyRejected))
+            {
+                Log.ConfigRejected(_logger, rejected.FileName, rejected.Reason);
+            }
+
+            _rejected = scan.Rejected;
+            foreach (var (name, config) in scan.Clusters)
+            {
+                if (!_remotes.TryGetValue(name, out var remote))
+                {
+                    remote = new RemoteCluster(config, _options, _registry, _observer, _loggerFactory, _time);
+                    ImmutableInterlocked.Update(ref _remotes, (d, r) => d.SetItem(r.Name, r), remote);
+                    Log.Added(_logger, name, string.Join(", ", config.Endpoints));
+                    remote.Start();
+                }
+                else if (remote.Fingerprint != config.Fingerprint)
+                {
+                    remote.UpdateConfig(config);
+                }
+            }
+
+            // A file that is present but unusable (e.g. caught half-written) keeps its remote running on
+            // the last good config: only a removed file disconnects.
+            var present = scan.Rejected.Select(r => r.FileName).ToHashSet(StringComparer.Ordinal);
+            foreach (var (name, remote) in _remotes)
+            {
+                if (scan.Clusters.ContainsKey(name) || present.Contains(name))
+                {
+                    continue;
+                }
+
+                Log.Removing(_logger, name);
+                await remote.RemoveAsync().ConfigureAwait(false);
+                ImmutableInterlocked.TryRemove(ref _remotes, name, out _);
+            }
+        }
+        finally
+        {
+            _reconcile.Release();
+        }
+    }
+
+    private FileSystemWatcher? TryWatchDirectory()
+    {
+        try
+        {
+            var watcher = new FileSystemWatcher(_options.ConfigDirectory) { IncludeSubdirectories = false };
+            FileSystemEventHandler changed = (_, _) => Rescan();
+            watcher.Created += changed;
+            watcher.Changed += changed;
+            watcher.Deleted += changed;
+            watcher.Renamed += (_, _) => Rescan();
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch (Exception ex) when (ex is ArgumentException or IOException or PlatformNotSupportedException)
+        {
+            // Polling alone still follows the directory, only later.
+            Log.NoWatcher(_logger, _options.ConfigDirectory, ex.Message);
+            return null;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Remote cluster {Cluster} configured (endpoints {Endpoints})")]
+        public static partial void Added(ILogger logger, string cluster, string endpoints);
+
+        [LoggerMessage(2, LogLevel.Information, "Remote cluster {Cluster}: config file removed; disconnecting")]
+        public static partial void Removing(ILogger logger, string cluster);
+
+        [LoggerMessage(3, LogLevel.Warning, "Remote cluster config {File} rejected: {Reason}")]
+        public static partial void ConfigRejected(ILogger logger, string file, string reason);
+
+        [LoggerMessage(4, LogLevel.Error, "Reading the remote cluster config directory {Directory} failed")]
+        public static partial void ReconcileFailed(ILogger logger, string directory, Exception exception);
+
+        [LoggerMessage(5, LogLevel.Warning, "Cannot watch {Directory} for changes ({Reason}); polling only")]
+        public static partial void NoWatcher(ILogger logger, string directory, string reason);
+    }
+}
