@@ -10,10 +10,12 @@ namespace Federation.NodeAgent.Datapath;
 /// <remarks>
 /// Pins outlive the agent: a restarted agent finds the links still attached and the maps still
 /// filled, and only opens the maps (<see cref="ReusedLinks"/>), so translation never stops.
-/// A new program version would be swapped in the same way without a window: load the new object
-/// with its maps pointed at the same pins (<c>bpf_map__set_pin_path</c> reuses them), then
-/// <c>bpf_link_update</c> each pinned link to the new program's fd; the kernel replaces the program
-/// atomically. Disposing only closes file descriptors; <see cref="Uninstall"/> detaches.
+/// A new program version is swapped in without a window by <see cref="Upgrade"/>: it loads the new
+/// object with its maps pointed at the same pins (<c>bpf_map__set_pin_path</c> reuses them) and
+/// <c>bpf_link_update</c>s each pinned link to the new program; the kernel replaces the program
+/// atomically. A change of a map's layout cannot be done this way (libbpf refuses to reuse a pin
+/// whose key/value size differs): it needs new map names and a migration.
+/// Disposing only closes file descriptors; <see cref="Uninstall"/> detaches.
 /// </remarks>
 internal sealed partial class BpfDatapath : IDisposable
 {
@@ -78,8 +80,42 @@ internal sealed partial class BpfDatapath : IDisposable
             return new BpfDatapath(options, LbMaps.Open(pinDirectory), reusedLinks: true);
         }
 
-        LoadAndAttach(options, missing, logger);
+        LoadAndAttach(options, missing, replace: [], logger);
         return new BpfDatapath(options, LbMaps.Open(pinDirectory), reusedLinks: false);
+    }
+
+    /// <summary>
+    /// Replaces the programs behind the pinned links with the ones in <see cref="BpfDatapathOptions.ObjectPath"/>
+    /// (atomically, keeping the maps and their entries), attaching any program that has no link yet.
+    /// </summary>
+    public static BpfDatapath Upgrade(BpfDatapathOptions options, ILogger<BpfDatapath> logger)
+    {
+        Validator.ValidateObject(options, new ValidationContext(options), validateAllProperties: true);
+        var pinDirectory = options.PinDirectory;
+        Directory.CreateDirectory(pinDirectory);
+        var cgroupId = LibBpf.InodeOf(options.CgroupPath);
+        var missing = new List<(string Program, string Link)>();
+        var replace = new List<(string Program, string Link)>();
+        foreach (var entry in Programs)
+        {
+            var linkPath = Path.Combine(pinDirectory, entry.Link);
+            if (File.Exists(linkPath) && LinkCgroupId(linkPath) == cgroupId)
+            {
+                replace.Add(entry);
+            }
+            else
+            {
+                if (File.Exists(linkPath))
+                {
+                    DetachPinnedLink(linkPath);
+                }
+
+                missing.Add(entry);
+            }
+        }
+
+        LoadAndAttach(options, missing, replace, logger);
+        return new BpfDatapath(options, LbMaps.Open(pinDirectory), reusedLinks: missing.Count == 0);
     }
 
     /// <summary>
@@ -125,19 +161,15 @@ internal sealed partial class BpfDatapath : IDisposable
 
     /// <summary>The kernel ids of the pinned links (link pin name → id): they change only when a link is re-created.</summary>
     public IReadOnlyDictionary<string, uint> LinkIds()
-    {
-        var ids = new Dictionary<string, uint>();
-        foreach (var (_, link) in Programs)
-        {
-            ids[link] = ReadLinkInfo(Path.Combine(Options.PinDirectory, link)).Id;
-        }
+        => Programs.ToDictionary(p => p.Link, p => ReadLinkInfo(Path.Combine(Options.PinDirectory, p.Link)).Id);
 
-        return ids;
-    }
+    /// <summary>The kernel ids of the programs behind the pinned links (link pin name → program id).</summary>
+    public IReadOnlyDictionary<string, uint> ProgramIds()
+        => Programs.ToDictionary(p => p.Link, p => ReadLinkInfo(Path.Combine(Options.PinDirectory, p.Link)).ProgramId);
 
     public void Dispose() => Maps.Dispose();
 
-    private static void LoadAndAttach(BpfDatapathOptions options, List<(string Program, string Link)> missing, ILogger logger)
+    private static void LoadAndAttach(BpfDatapathOptions options, List<(string Program, string Link)> missing, List<(string Program, string Link)> replace, ILogger logger)
     {
         var pinDirectory = options.PinDirectory;
         var obj = LibBpf.bpf_object__open_file(options.ObjectPath, 0);
@@ -195,6 +227,33 @@ internal sealed partial class BpfDatapath : IDisposable
 
                 Log.Attached(logger, options.NodeName, programName, options.CgroupPath, pinDirectory);
             }
+
+            foreach (var (programName, linkName) in replace)
+            {
+                var program = LibBpf.bpf_object__find_program_by_name(obj, programName);
+                if (program == 0)
+                {
+                    throw new InvalidOperationException($"{options.ObjectPath} has no program {programName}");
+                }
+
+                var linkPath = Path.Combine(pinDirectory, linkName);
+                var linkFd = LibBpf.bpf_obj_get(linkPath);
+                if (linkFd < 0)
+                {
+                    throw new BpfException($"bpf_obj_get {linkPath}", linkFd);
+                }
+
+                try
+                {
+                    Check(LibBpf.bpf_link_update(linkFd, LibBpf.bpf_program__fd(program), 0), $"bpf_link_update {linkName}");
+                }
+                finally
+                {
+                    _ = LibBpf.Close(linkFd);
+                }
+
+                Log.Replaced(logger, options.NodeName, programName, linkName);
+            }
         }
         finally
         {
@@ -223,7 +282,7 @@ internal sealed partial class BpfDatapath : IDisposable
 
     private static ulong LinkCgroupId(string linkPath) => ReadLinkInfo(linkPath).CgroupId;
 
-    private static unsafe (uint Id, ulong CgroupId) ReadLinkInfo(string linkPath)
+    private static unsafe (uint Id, uint ProgramId, ulong CgroupId) ReadLinkInfo(string linkPath)
     {
         var fd = LibBpf.bpf_obj_get(linkPath);
         if (fd < 0)
@@ -239,7 +298,7 @@ internal sealed partial class BpfDatapath : IDisposable
             new Span<byte>(info, 32).Clear();
             uint length = 32;
             Check(LibBpf.bpf_obj_get_info_by_fd(fd, info, &length), $"bpf_obj_get_info_by_fd {linkPath}");
-            return (*(uint*)(info + 4), *(ulong*)(info + 16));
+            return (*(uint*)(info + 4), *(uint*)(info + 8), *(ulong*)(info + 16));
         }
         finally
         {

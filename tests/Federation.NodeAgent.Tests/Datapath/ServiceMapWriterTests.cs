@@ -96,6 +96,42 @@ public sealed class ServiceMapWriterTests
     }
 
     [Fact]
+    public async Task Upgrading_the_programs_replaces_them_behind_the_same_links_without_a_failed_connection()
+    {
+        using var bed = SocketLbTestBed.Create();
+        var a = bed.TcpBackend("a", 41);
+        var b = bed.TcpBackend("b", 42);
+        bed.Writer.Apply([SocketLbTests.Tcp(bed.Vip, 80, a, b)]);
+        var programmed = bed.Writer.ProgrammedServices;
+        var links = bed.Datapath!.LinkIds();
+        var programs = bed.Datapath.ProgramIds();
+
+        var stop = Path.Combine(Path.GetTempPath(), $"federation-lb-stop-{Guid.NewGuid():N}");
+        using var client = CgroupClient.Start(bed.Cgroup, "loop", bed.Vip.ToString(), "80", stop);
+        try
+        {
+            await ConvergedAsync(client, "a", "b");
+            var before = client.Lines.Count;
+
+            bed.Upgrade();
+
+            Assert.Equal(links, bed.Datapath.LinkIds());
+            Assert.All(bed.Datapath.ProgramIds(), p => Assert.NotEqual(programs[p.Key], p.Value));
+            Assert.Equal(programmed, bed.Writer.ProgrammedServices);
+            await Eventually.TrueAsync(() => client.Lines.Count > before + 200, TimeSpan.FromSeconds(20), "200 connections after the upgrade");
+        }
+        finally
+        {
+            File.WriteAllText(stop, "");
+        }
+
+        await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        File.Delete(stop);
+        Assert.DoesNotContain(client.Lines, l => !l.Equals("a", StringComparison.Ordinal) && !l.Equals("b", StringComparison.Ordinal));
+        Assert.Equal(4, await SocketLbTests.AttachedProgramCountAsync(bed.Cgroup.Path));
+    }
+
+    [Fact]
     public void Leftovers_of_an_interrupted_apply_are_removed_by_the_next_writer()
     {
         using var bed = SocketLbTestBed.Create();

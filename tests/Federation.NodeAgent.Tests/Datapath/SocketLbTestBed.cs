@@ -67,6 +67,14 @@ internal sealed class SocketLbTestBed : IDisposable
         Writer = new ServiceMapWriter(Datapath.Maps, NullLogger<ServiceMapWriter>.Instance);
     }
 
+    /// <summary>Swaps the programs behind the pinned links for freshly loaded ones, like an agent upgrade.</summary>
+    public void Upgrade()
+    {
+        Datapath?.Dispose();
+        Datapath = BpfDatapath.Upgrade(Options, NullLogger<BpfDatapath>.Instance);
+        Writer = new ServiceMapWriter(Datapath.Maps, NullLogger<ServiceMapWriter>.Instance);
+    }
+
     public T Own<T>(T disposable)
         where T : IDisposable
     {
