@@ -101,7 +101,7 @@ internal static unsafe partial class LibBpf
 }
 
 /// <summary>A libbpf or bpf() call that failed; <see cref="Errno"/> is the positive errno.</summary>
-public sealed class BpfException(string operation, int result)
+internal sealed class BpfException(string operation, int result)
     : Exception($"{operation} failed: {Marshal.GetPInvokeErrorMessage(Math.Abs(result))} (errno {Math.Abs(result)})")
 {
     public int Errno { get; } = Math.Abs(result);

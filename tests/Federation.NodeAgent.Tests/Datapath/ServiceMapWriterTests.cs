@@ -48,8 +48,14 @@ public sealed class ServiceMapWriterTests
             File.WriteAllText(stop, "");
         }
 
-        await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
-        File.Delete(stop);
+        try
+        {
+            await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            File.Delete(stop);
+        }
 
         var lines = client.Lines;
         Assert.True(lines.Count > 200, $"only {lines.Count} connections were made");
@@ -125,8 +131,14 @@ public sealed class ServiceMapWriterTests
             File.WriteAllText(stop, "");
         }
 
-        await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
-        File.Delete(stop);
+        try
+        {
+            await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            File.Delete(stop);
+        }
         Assert.DoesNotContain(client.Lines, l => !l.Equals("a", StringComparison.Ordinal) && !l.Equals("b", StringComparison.Ordinal));
         Assert.Equal(4, await SocketLbTests.AttachedProgramCountAsync(bed.Cgroup.Path));
     }
