@@ -6,7 +6,7 @@ namespace Federation.Mesh.Remote;
 /// Receives what remote clusters hold. Calls for one cluster come one at a time, in order; calls for
 /// different clusters may overlap. Entries reach the observer only after the remote's synced canary
 /// for that kind exists; every removal (watch delete, re-list sweep, drain, stale revocation) is one
-/// <see cref="OnDelete"/> per key. Implementations must not block.
+/// <see cref="OnDelete"/> per key. Implementations must not block and must not throw.
 /// </summary>
 public interface IRemoteClusterObserver
 {

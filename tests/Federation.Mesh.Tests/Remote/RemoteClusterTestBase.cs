@@ -64,9 +64,9 @@ public abstract class RemoteClusterTestBase : IAsyncLifetime
         return Manager;
     }
 
-    internal async Task<RemoteEtcd> StartRemoteAsync(string name, uint id, bool tls = false, bool syncedCanaries = true)
+    internal async Task<RemoteEtcd> StartRemoteAsync(string name, uint id, bool tls = false, bool syncedCanaries = true, bool writeClusterConfig = true)
     {
-        var remote = await RemoteEtcd.StartAsync(name, id, tls, syncedCanaries);
+        var remote = await RemoteEtcd.StartAsync(name, id, tls, syncedCanaries, writeClusterConfig);
         _disposables.Add(remote);
         return remote;
     }

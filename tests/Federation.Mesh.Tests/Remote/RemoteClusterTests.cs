@@ -284,6 +284,30 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
     }
 
     [Fact]
+    public async Task A_remote_without_cluster_config_fails_and_one_of_another_mesh_size_is_refused_until_corrected()
+    {
+        var b = await StartRemoteAsync("b", 2, writeClusterConfig: false);
+        await b.PutOneOfEachAsync();
+        await b.PutCanariesAsync();
+        b.WriteConfigFile(ConfigDirectory);
+        await StartManagerAsync();
+
+        await WaitForStateAsync("b", RemoteClusterState.Failing);
+        Assert.StartsWith("cluster config missing", Status("b")!.LastFailureReason, StringComparison.Ordinal);
+        Assert.Empty(Observer.Entries("b"));
+
+        await b.PutClusterConfigAsync(2, maxConnectedClusters: 511);
+        await WaitForStateAsync("b", RemoteClusterState.Refused);
+        Assert.Contains("maxConnectedClusters is 511, ours is 255", Status("b")!.LastFailureReason, StringComparison.Ordinal);
+        Assert.Empty(Observer.Entries("b"));
+
+        await b.PutClusterConfigAsync(2);
+        await WaitForStateAsync("b", RemoteClusterState.Ready);
+        await WaitForObserverToMatchAsync(b, "b's entries delivered");
+        Assert.True(Status("b")!.Failures >= 2);
+    }
+
+    [Fact]
     public async Task A_cached_remote_is_read_from_the_cache_prefixes_of_the_local_etcd()
     {
         // The local etcd as kvstoremesh leaves it: b's config (cached), b's entries and canaries under cilium/cache.

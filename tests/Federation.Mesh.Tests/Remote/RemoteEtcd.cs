@@ -40,7 +40,7 @@ internal sealed class RemoteEtcd : IAsyncDisposable
     /// <summary>The certificate a reader presents (TLS mode only).</summary>
     public (string Cert, string Key)? ClientCertificate { get; }
 
-    public static async Task<RemoteEtcd> StartAsync(string name, uint id, bool tls = false, bool syncedCanaries = true)
+    public static async Task<RemoteEtcd> StartAsync(string name, uint id, bool tls = false, bool syncedCanaries = true, bool writeClusterConfig = true)
     {
         var server = await EtcdServer.StartAsync(new EtcdServerOptions { Tls = tls });
         (string, string)? reader = null;
@@ -63,19 +63,23 @@ internal sealed class RemoteEtcd : IAsyncDisposable
         }
 
         var etcd = new RemoteEtcd(name, id, server, EtcdClient.Create(options), reader);
-        await etcd.PutClusterConfigAsync(id, syncedCanaries: syncedCanaries);
+        if (writeClusterConfig)
+        {
+            await etcd.PutClusterConfigAsync(id, syncedCanaries: syncedCanaries);
+        }
+
         await etcd.Client.PutAsync(ClusterMeshKeys.Heartbeat, ClusterMeshTimestamp.Format(DateTimeOffset.UtcNow));
         etcd._heartbeat = etcd.BeatAsync(etcd._stop.Token);
         return etcd;
     }
 
-    public async Task PutClusterConfigAsync(uint id, bool syncedCanaries = true, bool cached = false, string? clusterName = null)
+    public async Task PutClusterConfigAsync(uint id, bool syncedCanaries = true, bool cached = false, string? clusterName = null, uint maxConnectedClusters = 255)
     {
         Id = id;
         var config = new CiliumClusterConfig
         {
             Id = id,
-            Capabilities = new ClusterCapabilities { SyncedCanaries = syncedCanaries, Cached = cached, MaxConnectedClusters = 255 },
+            Capabilities = new ClusterCapabilities { SyncedCanaries = syncedCanaries, Cached = cached, MaxConnectedClusters = maxConnectedClusters },
         };
         await Client.PutAsync(ClusterMeshKeys.ClusterConfig(clusterName ?? Name), ClusterMeshJson.Serialize(config));
     }
