@@ -11,7 +11,7 @@ public sealed class GlobalServiceMergeTests
         var local = Local(
             frontends: [Frontend("10.96.0.10", 80, "http"), Frontend("10.96.0.10", 53, "dns", "UDP"), Frontend("10.96.0.10", 9090, "metrics")],
             backends: [Backend("10.0.1.1", BackendState.Active, ("http", "TCP", 8080), ("dns", "UDP", 5353), ("metrics", "TCP", 9100))]);
-        var remote = Remote("b", 2, backends:
+        var remote = RemoteService("b", 2, backends:
         [
             ("10.0.2.1", [("http", "TCP", 8081), ("dns", "TCP", 53)]),
             ("10.0.2.2", [("dns", "UDP", 5354), ("admin", "TCP", 9000)]),
@@ -32,7 +32,7 @@ public sealed class GlobalServiceMergeTests
     public void Unnamed_ports_match_each_other()
     {
         var local = Local(frontends: [Frontend("10.96.0.10", 80, "")], backends: [Backend("10.0.1.1", BackendState.Active, ("", "TCP", 8080))]);
-        var remote = Remote("b", 2, backends: [("10.0.2.1", [("", "TCP", 8080)])]);
+        var remote = RemoteService("b", 2, backends: [("10.0.2.1", [("", "TCP", 8080)])]);
 
         var merged = GlobalServiceMerge.Compute(local, Remotes(remote), 1, "a");
 
@@ -92,7 +92,7 @@ public sealed class GlobalServiceMergeTests
     public void Backends_of_a_remote_that_may_not_contribute_are_not_reported_as_duplicates()
     {
         var local = Local(backends: [HttpBackend("10.0.9.9")]);
-        var notShared = Remote("b", 2, shared: false, backends: [("10.0.9.9", [("http", "TCP", 8080)])]);
+        var notShared = RemoteService("b", 2, shared: false, backends: [("10.0.9.9", [("http", "TCP", 8080)])]);
 
         var merged = GlobalServiceMerge.Compute(local, Remotes(notShared), 1, "a");
 

@@ -116,7 +116,7 @@ public sealed class GlobalServiceMergeTruthTableTests
             global: localGlobal,
             affinity: affinity,
             backends: [localActive ? HttpBackend("10.0.1.1") : HttpBackend("10.0.1.9", BackendState.NotReady)]);
-        var remote = Remote(
+        var remote = RemoteService(
             "b",
             2,
             global: remoteGlobal,

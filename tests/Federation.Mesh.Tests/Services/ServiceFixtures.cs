@@ -39,7 +39,7 @@ internal static class ServiceFixtures
             Backends = [.. backends ?? []],
         };
 
-    public static ClusterService Remote(
+    public static ClusterService RemoteService(
         string cluster,
         uint clusterId,
         bool global = true,
@@ -64,7 +64,7 @@ internal static class ServiceFixtures
         };
 
     public static ClusterService HttpRemote(string cluster, uint clusterId, params string[] ips) =>
-        Remote(cluster, clusterId, backends: ips.Select(ip => (ip, new[] { ("http", "TCP", (ushort)8080) })));
+        RemoteService(cluster, clusterId, backends: ips.Select(ip => (ip, new[] { ("http", "TCP", (ushort)8080) })));
 
     public static ImmutableDictionary<string, ClusterService> Remotes(params ClusterService[] services) =>
         services.ToImmutableDictionary(s => s.Cluster);
