@@ -22,4 +22,25 @@ public interface IRemoteClusterObserver
 
     /// <summary>The remote's validated <c>cilium/cluster-config</c>, before any of its entries.</summary>
     void OnClusterConfig(string cluster, CiliumClusterConfig config);
+
+    /// <summary>
+    /// <paramref name="cluster"/> was removed from the configuration. Called before the deletes of its entries,
+    /// so a consumer can withdraw the cluster as a whole first (kvstoremesh deletes the cluster's config at once
+    /// and its cached entries only after a grace period).
+    /// </summary>
+    void OnRemoved(string cluster);
+}
+
+/// <summary>
+/// Where remote clusters come from: <see cref="RemoteClusterManager"/> connects to each remote's etcd (kvstoremesh);
+/// a node agent reads kvstoremesh's copies from its own etcd. Both feed an <see cref="IRemoteClusterObserver"/>.
+/// </summary>
+public interface IRemoteClusterSource : IAsyncDisposable
+{
+    Task StartAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stops following the remotes, keeping what the observer was told (no deletes).</summary>
+    Task StopAsync(CancellationToken cancellationToken);
+
+    RemoteClustersStatus GetStatus();
 }

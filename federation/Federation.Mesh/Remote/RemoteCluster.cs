@@ -145,6 +145,7 @@ internal sealed partial class RemoteCluster
         await StopAsync().ConfigureAwait(false);
         lock (_gate)
         {
+            _observer.OnRemoved(Name);
             DrainLocked("its config file was removed");
             _state = RemoteClusterState.Removed;
         }

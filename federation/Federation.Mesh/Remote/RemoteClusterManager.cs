@@ -10,7 +10,7 @@ namespace Federation.Mesh.Remote;
 /// connects, a changed file (or changed certificate content) reconnects, a removed file disconnects
 /// and deletes what that cluster provided. Owns the remotes and the registry of their cluster IDs.
 /// </summary>
-public sealed partial class RemoteClusterManager : IAsyncDisposable
+public sealed partial class RemoteClusterManager : IRemoteClusterSource
 {
     private readonly RemoteClusterOptions _options;
     private readonly IRemoteClusterObserver _observer;

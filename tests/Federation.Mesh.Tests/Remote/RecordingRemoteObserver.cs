@@ -50,6 +50,14 @@ internal sealed class RecordingRemoteObserver : IRemoteClusterObserver
         }
     }
 
+    public void OnRemoved(string cluster)
+    {
+        lock (_gate)
+        {
+            _calls.Add(new Call("removed", cluster, null, null));
+        }
+    }
+
     /// <summary>The entries of <paramref name="cluster"/>: key → bytes.</summary>
     public Dictionary<string, byte[]> Entries(string cluster, ClusterMeshKind? kind = null)
     {

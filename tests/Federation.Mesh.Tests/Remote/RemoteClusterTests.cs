@@ -75,8 +75,13 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
         File.Delete(Path.Combine(ConfigDirectory, "b"));
         await Eventually.TrueAsync(() => manager.GetStatus().Find("b") is null, Timeout, "b gone from the status");
         Assert.Empty(Observer.Entries("b"));
-        var deletes = Observer.CallsSince(before).Where(c => c.What == "delete").Select(c => c.Key!).ToList();
+        var calls = Observer.CallsSince(before);
+        var deletes = calls.Where(c => c.What == "delete").Select(c => c.Key!).ToList();
         Assert.Equal(delivered.Order(StringComparer.Ordinal), deletes.Order(StringComparer.Ordinal));
+
+        // The removal is announced once, before the first delete.
+        Assert.Equal("removed", calls[0].What);
+        Assert.Single(calls, c => c.What == "removed");
     }
 
     [Fact]
