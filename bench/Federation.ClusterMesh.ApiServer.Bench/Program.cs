@@ -233,6 +233,14 @@ try
     Console.WriteLine($"exported: {services} services, {identities} identities, {ips} ip entries");
     Console.WriteLine($"initial export: {exportSeconds:0.0} s (target ≤ 20 s); peak RSS {peakAfterExport:0} MiB after export, {peak:0} MiB after churn (target ≤ 1024 MiB)");
     Console.WriteLine($"churn lag p99: {(lags.IsEmpty ? double.NaN : Stats.Percentile([.. lags], 0.99)):0.0} ms over {lags.Count} of {changes} changes seen (target ≤ 100 ms)");
+
+    // What the apiserver complained about during the run (slow outliers usually show up here).
+    var warnings = output.Where(line => line.Contains(" warn: ", StringComparison.Ordinal) || line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal)).ToList();
+    Console.WriteLine($"apiserver warnings/errors logged: {warnings.Count}");
+    foreach (var line in warnings.Take(5))
+    {
+        Console.WriteLine($"  {line}");
+    }
 }
 finally
 {

@@ -17,6 +17,9 @@ public static class ApiServerFlags
           --peer-clusters NAME[,NAME...]      remote clusters allowed to read this cluster's state
           --replica-id ID                     run as one of several replicas (leader election in etcd)
           --leader-election-ttl DURATION      election lease TTL with --replica-id (default 15s; 2s..5m)
+          --clustermesh-config DIR            remote clusters to mirror into this etcd (kvstoremesh): one file per cluster
+          --remote-stale-ttl DURATION         keep an unreachable remote's services this long (default 10m; 0 = forever)
+          --kvstoremesh-drain-grace DURATION  a removed remote's cache outlives its config by this much (default 30s)
         durations: 90s, 15m, 1h, or a number of seconds
         """;
 
@@ -69,6 +72,9 @@ public static class ApiServerFlags
                 case "--peer-clusters": options.PeerClusters = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]; break;
                 case "--replica-id": options.ReplicaId = value; break;
                 case "--leader-election-ttl": options.LeaderElectionTtl = ParseDuration(name, value, errors); break;
+                case "--clustermesh-config": options.ClusterMeshConfig = value; break;
+                case "--remote-stale-ttl": options.RemoteStaleTtl = ParseDuration(name, value, errors); break;
+                case "--kvstoremesh-drain-grace": options.KvStoreMeshDrainGrace = ParseDuration(name, value, errors); break;
                 default: errors.Add($"{name}: unknown flag"); break;
             }
         }

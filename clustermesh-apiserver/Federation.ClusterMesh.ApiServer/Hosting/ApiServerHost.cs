@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Federation.ClusterMesh.ApiServer.Export;
 using Federation.ClusterMesh.ApiServer.HighAvailability;
 using Federation.ClusterMesh.ApiServer.Identities;
+using Federation.ClusterMesh.ApiServer.KvStoreMesh;
 using Federation.ClusterMesh.ApiServer.Metrics;
 using Federation.ClusterMesh.ApiServer.Nodes;
 using Federation.ClusterMesh.ApiServer.Security;
@@ -107,6 +108,7 @@ public sealed partial class ApiServerHost : IAsyncDisposable
         services.AddServiceExport(options);
         services.AddNodeExport(options);
         services.AddIdentityExport(options);
+        services.AddKvStoreMesh(options);
     }
 
     private static void MapEndpoints(WebApplication app)

@@ -48,6 +48,15 @@ public sealed class ApiServerOptions
     /// <summary><c>--leader-election-ttl</c>: TTL of the election lease with <c>--replica-id</c>; bounds how long a crashed leader is waited for.</summary>
     public TimeSpan LeaderElectionTtl { get; set; } = HighAvailability.LeaderElectionOptions.DefaultLeaseTtl;
 
+    /// <summary><c>--clustermesh-config</c>: directory of remote cluster configs (one file per cluster); set, kvstoremesh mirrors them into this etcd.</summary>
+    public string? ClusterMeshConfig { get; set; }
+
+    /// <summary><c>--remote-stale-ttl</c>: how long an unreachable remote's services are kept; 0 keeps them until it is back.</summary>
+    public TimeSpan RemoteStaleTtl { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary><c>--kvstoremesh-drain-grace</c>: how long a removed remote's cached entries outlive its (at once deleted) config.</summary>
+    public TimeSpan KvStoreMeshDrainGrace { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Every problem, each naming its flag; empty when the options are usable.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -89,6 +98,21 @@ public sealed class ApiServerOptions
         if (LeaderElectionTtl < HighAvailability.LeaderElectionOptions.MinLeaseTtl || LeaderElectionTtl > HighAvailability.LeaderElectionOptions.MaxLeaseTtl)
         {
             errors.Add($"--leader-election-ttl: {LeaderElectionTtl} is outside {HighAvailability.LeaderElectionOptions.MinLeaseTtl}..{HighAvailability.LeaderElectionOptions.MaxLeaseTtl}");
+        }
+
+        if (ClusterMeshConfig is { } dir && !Directory.Exists(dir))
+        {
+            errors.Add($"--clustermesh-config: directory '{dir}' does not exist");
+        }
+
+        if (RemoteStaleTtl < TimeSpan.Zero)
+        {
+            errors.Add("--remote-stale-ttl: must not be negative (0 keeps an unreachable remote's services)");
+        }
+
+        if (KvStoreMeshDrainGrace < TimeSpan.Zero)
+        {
+            errors.Add("--kvstoremesh-drain-grace: must not be negative");
         }
 
         foreach (var peer in PeerClusters)

@@ -152,7 +152,10 @@ public sealed partial class SyncStore : IAsyncDisposable
         {
             return new SyncStoreStatus(
                 _options.Name, _desired.Count, _queue.Count, Interlocked.Read(ref _writes), Interlocked.Read(ref _errors),
-                _leases.LeaseCount, _synced.Task.IsCompletedSuccessfully, _lastError);
+                _leases.LeaseCount, _synced.Task.IsCompletedSuccessfully, _lastError)
+            {
+                Entries = _desired.Count - (_options.SyncedCanaryKey is { } canary && _desired.ContainsKey(canary) ? 1 : 0),
+            };
         }
     }
 
@@ -587,4 +590,8 @@ public sealed partial class SyncStore : IAsyncDisposable
 }
 
 /// <summary>A snapshot of a <see cref="SyncStore"/>.</summary>
-public sealed record SyncStoreStatus(string Name, int DesiredKeys, int QueuedKeys, long Writes, long Errors, int Leases, bool Synced, string? LastError);
+public sealed record SyncStoreStatus(string Name, int DesiredKeys, int QueuedKeys, long Writes, long Errors, int Leases, bool Synced, string? LastError)
+{
+    /// <summary>The desired keys without the synced canary: the entries the store mirrors.</summary>
+    public int Entries { get; init; }
+}
