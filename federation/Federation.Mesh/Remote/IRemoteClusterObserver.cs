@@ -33,7 +33,7 @@ public interface IRemoteClusterObserver
 
 /// <summary>
 /// Where remote clusters come from: <see cref="RemoteClusterManager"/> connects to each remote's etcd (kvstoremesh);
-/// a node agent reads kvstoremesh's copies from its own etcd. Both feed an <see cref="IRemoteClusterObserver"/>.
+/// a node agent reads kvstoremesh's copies from its own etcd (<see cref="CachedRemoteClusterSource"/>). Both feed an <see cref="IRemoteClusterObserver"/>.
 /// </summary>
 public interface IRemoteClusterSource : IAsyncDisposable
 {

@@ -15,7 +15,8 @@ namespace Federation.Mesh.Remote;
 internal sealed record RemoteEntry(byte[] Raw, object Value);
 
 /// <summary>
-/// One remote cluster: connects (mTLS), validates its cluster config and ID, mirrors its nodes,
+/// One remote cluster: connects (through its own mTLS client, or the shared local client for a cached remote;
+/// see <see cref="IRemoteClusterClientProvider"/>), validates its cluster config and ID, mirrors its nodes,
 /// services, identities and ip entries (one <see cref="WatchStore{T}"/> per kind and connection) and
 /// hands them to the observer. The whole connection lifecycle is in <see cref="RunAsync"/>: one
 /// connection (a "session") at a time, retried with jittered exponential backoff.
@@ -28,6 +29,7 @@ internal sealed record RemoteEntry(byte[] Raw, object Value);
 internal sealed partial class RemoteCluster
 {
     private readonly RemoteClusterOptions _options;
+    private readonly IRemoteClusterClientProvider _clients;
     private readonly ClusterIdRegistry _registry;
     private readonly IRemoteClusterObserver _observer;
     private readonly ILoggerFactory _loggerFactory;
@@ -58,11 +60,12 @@ internal sealed partial class RemoteCluster
     private const string HeartbeatReason = "heartbeat";
 
     public RemoteCluster(
-        RemoteClusterConfig config, RemoteClusterOptions options, ClusterIdRegistry registry, IRemoteClusterObserver observer,
-        ILoggerFactory loggerFactory, TimeProvider time)
+        RemoteClusterConfig config, RemoteClusterOptions options, IRemoteClusterClientProvider clients, ClusterIdRegistry registry,
+        IRemoteClusterObserver observer, ILoggerFactory loggerFactory, TimeProvider time)
     {
         _config = config;
         _options = options;
+        _clients = clients;
         _registry = registry;
         _observer = observer;
         _loggerFactory = loggerFactory;
@@ -134,7 +137,7 @@ internal sealed partial class RemoteCluster
         _registry.Release(Name);
     }
 
-    /// <summary>Stops connecting and deletes everything this remote provided (its config file was removed).</summary>
+    /// <summary>Stops connecting and deletes everything this remote provided (it was removed from the configuration).</summary>
     public async Task RemoveAsync()
     {
         lock (_gate)
@@ -146,7 +149,7 @@ internal sealed partial class RemoteCluster
         lock (_gate)
         {
             _observer.OnRemoved(Name);
-            DrainLocked("its config file was removed");
+            DrainLocked("it was removed from the configuration");
             _state = RemoteClusterState.Removed;
         }
     }
@@ -234,14 +237,14 @@ internal sealed partial class RemoteCluster
         }
 
         var tasks = new List<Task>();
-        IEtcdClient? client = null;
+        RemoteClusterClient? client = null;
         SessionEnd end;
         try
         {
-            client = EtcdClient.Create(config.ToClientOptions(_options), _time, _loggerFactory);
-            var (remoteConfig, revision) = await ReadClusterConfigAsync(client, sessionCts.Token).ConfigureAwait(false);
+            client = _clients.Connect(config);
+            var (remoteConfig, revision) = await ReadClusterConfigAsync(client.Client, sessionCts.Token).ConfigureAwait(false);
             Accept(session, remoteConfig);
-            StartSession(client, session, remoteConfig, revision, tasks);
+            StartSession(client.Client, session, remoteConfig, revision, tasks);
             end = await session.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -275,9 +278,9 @@ internal sealed partial class RemoteCluster
 
             session.End(new SessionEnd("stopped", SessionEndKind.Reconnect));
             await Task.WhenAll(tasks.Select(Quietly)).ConfigureAwait(false);
-            if (client is not null)
+            if (client is { Owned: true })
             {
-                await client.DisposeAsync().ConfigureAwait(false);
+                await client.Client.DisposeAsync().ConfigureAwait(false);
             }
         }
 

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -8,20 +7,17 @@ namespace Federation.Mesh.Remote;
 /// <summary>
 /// Connects to every remote cluster of the config directory and keeps following it: a new file
 /// connects, a changed file (or changed certificate content) reconnects, a removed file disconnects
-/// and deletes what that cluster provided. Owns the remotes and the registry of their cluster IDs.
+/// and deletes what that cluster provided. Each remote has an etcd client of its own; the remotes and the
+/// registry of their cluster IDs are kept by a <see cref="RemoteClusterSet"/>.
 /// </summary>
 public sealed partial class RemoteClusterManager : IRemoteClusterSource
 {
     private readonly RemoteClusterOptions _options;
-    private readonly IRemoteClusterObserver _observer;
-    private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly ClusterIdRegistry _registry = new();
+    private readonly RemoteClusterSet _remotes;
     private readonly Channel<bool> _trigger = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly SemaphoreSlim _reconcile = new(1, 1);
-    private ImmutableDictionary<string, RemoteCluster> _remotes = ImmutableDictionary<string, RemoteCluster>.Empty.WithComparers(StringComparer.Ordinal);
-    private ImmutableArray<RejectedRemoteConfig> _rejected = [];
     private CancellationTokenSource? _stop;
     private FileSystemWatcher? _watcher;
     private Task? _loop;
@@ -32,12 +28,17 @@ public sealed partial class RemoteClusterManager : IRemoteClusterSource
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(observer);
-        options.EnsureValid();
+        var errors = Validate(options);
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid remote cluster options: " + string.Join("; ", errors));
+        }
+
         _options = options;
-        _observer = observer;
-        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
-        _logger = _loggerFactory.CreateLogger<RemoteClusterManager>();
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger<RemoteClusterManager>();
         _time = timeProvider ?? TimeProvider.System;
+        _remotes = new RemoteClusterSet(options, new OwnedRemoteClusterClientProvider(options, _time, loggerFactory), observer, loggerFactory, _time);
     }
 
     /// <summary>Reads the config directory, starts a connection per remote and follows the directory until stopped.</summary>
@@ -70,16 +71,12 @@ public sealed partial class RemoteClusterManager : IRemoteClusterSource
             await loop.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await Task.WhenAll(_remotes.Values.Select(r => r.StopAsync())).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _remotes.StopAsync(cancellationToken).ConfigureAwait(false);
         RemoteClusterMetrics.Unregister(this);
     }
 
     /// <summary>Every remote cluster, and every config file that was rejected, with the reason.</summary>
-    public RemoteClustersStatus GetStatus()
-    {
-        var clusters = _remotes.Values.Select(r => r.GetStatus()).OrderBy(s => s.Name, StringComparer.Ordinal).ToImmutableArray();
-        return new RemoteClustersStatus(clusters, _rejected);
-    }
+    public RemoteClustersStatus GetStatus() => _remotes.GetStatus();
 
     /// <summary>Reads the config directory now rather than at the next poll.</summary>
     public void Rescan() => _trigger.Writer.TryWrite(true);
@@ -125,42 +122,11 @@ public sealed partial class RemoteClusterManager : IRemoteClusterSource
         try
         {
             var scan = RemoteClusterConfigDirectory.Scan(_options.ConfigDirectory, _options.LocalClusterName);
-            var previouslyRejected = _rejected;
-            foreach (var rejected in scan.Rejected.Except(previouslyRejected))
-            {
-                Log.ConfigRejected(_logger, rejected.FileName, rejected.Reason);
-            }
-
-            _rejected = scan.Rejected;
-            foreach (var (name, config) in scan.Clusters)
-            {
-                if (!_remotes.TryGetValue(name, out var remote))
-                {
-                    remote = new RemoteCluster(config, _options, _registry, _observer, _loggerFactory, _time);
-                    ImmutableInterlocked.Update(ref _remotes, (d, r) => d.SetItem(r.Name, r), remote);
-                    Log.Added(_logger, name, string.Join(", ", config.Endpoints));
-                    remote.Start();
-                }
-                else if (remote.Fingerprint != config.Fingerprint)
-                {
-                    remote.UpdateConfig(config);
-                }
-            }
 
             // A file that is present but unusable (e.g. caught half-written) keeps its remote running on
             // the last good config: only a removed file disconnects.
             var present = scan.Rejected.Select(r => r.FileName).ToHashSet(StringComparer.Ordinal);
-            foreach (var (name, remote) in _remotes)
-            {
-                if (scan.Clusters.ContainsKey(name) || present.Contains(name))
-                {
-                    continue;
-                }
-
-                Log.Removing(_logger, name);
-                await remote.RemoveAsync().ConfigureAwait(false);
-                ImmutableInterlocked.TryRemove(ref _remotes, name, out _);
-            }
+            await _remotes.ReconcileAsync(scan.Clusters, scan.Rejected, present, "the config directory").ConfigureAwait(false);
         }
         finally
         {
@@ -189,17 +155,20 @@ public sealed partial class RemoteClusterManager : IRemoteClusterSource
         }
     }
 
+    /// <summary>The options' problems, and the config directory the manager needs; empty when valid.</summary>
+    internal static IReadOnlyList<string> Validate(RemoteClusterOptions options)
+    {
+        var errors = options.Validate().ToList();
+        if (string.IsNullOrWhiteSpace(options.ConfigDirectory))
+        {
+            errors.Add($"{nameof(RemoteClusterOptions.ConfigDirectory)}: a directory is required (one file per remote cluster)");
+        }
+
+        return errors;
+    }
+
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Remote cluster {Cluster} configured (endpoints {Endpoints})")]
-        public static partial void Added(ILogger logger, string cluster, string endpoints);
-
-        [LoggerMessage(2, LogLevel.Information, "Remote cluster {Cluster}: config file removed; disconnecting")]
-        public static partial void Removing(ILogger logger, string cluster);
-
-        [LoggerMessage(3, LogLevel.Warning, "Remote cluster config {File} rejected: {Reason}")]
-        public static partial void ConfigRejected(ILogger logger, string file, string reason);
-
         [LoggerMessage(4, LogLevel.Error, "Reading the remote cluster config directory {Directory} failed")]
         public static partial void ReconcileFailed(ILogger logger, string directory, Exception exception);
 

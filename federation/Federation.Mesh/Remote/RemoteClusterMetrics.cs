@@ -3,13 +3,13 @@ using System.Diagnostics.Metrics;
 
 namespace Federation.Mesh.Remote;
 
-/// <summary>The remote cluster instruments of meter "Federation.Mesh"; gauges read every running <see cref="RemoteClusterManager"/>.</summary>
+/// <summary>The remote cluster instruments of meter "Federation.Mesh"; gauges read every running <see cref="IRemoteClusterSource"/>.</summary>
 public static class RemoteClusterMetrics
 {
     public const string MeterName = "Federation.Mesh";
 
     private static readonly Meter Meter = new(MeterName);
-    private static readonly ConcurrentDictionary<RemoteClusterManager, byte> Managers = new();
+    private static readonly ConcurrentDictionary<IRemoteClusterSource, byte> Sources = new();
 
     internal static readonly Counter<long> Failures = Meter.CreateCounter<long>(
         "federation_remote_cluster_failures_total", description: "Failed connection attempts and lost connections per remote cluster, by reason (unreachable, config, refused, heartbeat).");
@@ -34,9 +34,9 @@ public static class RemoteClusterMetrics
             description: "Entries currently known from a remote cluster, per kind.");
     }
 
-    internal static void Register(RemoteClusterManager manager) => Managers.TryAdd(manager, 0);
+    internal static void Register(IRemoteClusterSource source) => Sources.TryAdd(source, 0);
 
-    internal static void Unregister(RemoteClusterManager manager) => Managers.TryRemove(manager, out _);
+    internal static void Unregister(IRemoteClusterSource source) => Sources.TryRemove(source, out _);
 
     private static KeyValuePair<string, object?> Tag(string key, string value) => new(key, value);
 
@@ -44,5 +44,5 @@ public static class RemoteClusterMetrics
         where T : struct => Observe<T>(s => [measure(s)]);
 
     private static IEnumerable<Measurement<T>> Observe<T>(Func<RemoteClusterStatus, IEnumerable<Measurement<T>>> measure)
-        where T : struct => Managers.Keys.SelectMany(m => m.GetStatus().Clusters).SelectMany(measure).ToList();
+        where T : struct => Sources.Keys.SelectMany(m => m.GetStatus().Clusters).SelectMany(measure).ToList();
 }

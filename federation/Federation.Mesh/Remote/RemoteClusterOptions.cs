@@ -3,7 +3,7 @@ using Federation.Etcd.ClusterMesh;
 
 namespace Federation.Mesh.Remote;
 
-/// <summary>Settings of the connections to remote clusters (<see cref="RemoteClusterManager"/>).</summary>
+/// <summary>Settings of the connections to remote clusters (<see cref="RemoteClusterManager"/>, <see cref="CachedRemoteClusterSource"/>).</summary>
 public sealed class RemoteClusterOptions
 {
     /// <summary>Our own cluster's name: a config file of that name is ignored.</summary>
@@ -15,7 +15,7 @@ public sealed class RemoteClusterOptions
     /// <summary>255 or 511, the same mesh-wide: a remote announcing another value is refused.</summary>
     public uint MaxConnectedClusters { get; set; } = ClusterIdentity.DefaultMaxConnectedClusters;
 
-    /// <summary>The directory with one file per remote cluster (Cilium's clustermesh config format).</summary>
+    /// <summary>The directory with one file per remote cluster (Cilium's clustermesh config format); only <see cref="RemoteClusterManager"/> reads it (and requires it).</summary>
     public string ConfigDirectory { get; set; } = string.Empty;
 
     /// <summary>How often the config directory is re-read (a file system watcher triggers earlier reads).</summary>
@@ -48,7 +48,7 @@ public sealed class RemoteClusterOptions
 
     internal TimeSpan HeartbeatTimeout => HeartbeatInterval * HeartbeatMissedIntervals;
 
-    /// <summary>All problems, each naming the option and what is allowed; empty when valid.</summary>
+    /// <summary>All problems, each naming the option and what is allowed; empty when valid. <see cref="ConfigDirectory"/> is checked by <see cref="RemoteClusterManager"/>, which alone needs it.</summary>
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -70,11 +70,6 @@ public sealed class RemoteClusterOptions
             {
                 errors.Add($"{nameof(LocalClusterId)}: {id.Error}");
             }
-        }
-
-        if (string.IsNullOrWhiteSpace(ConfigDirectory))
-        {
-            errors.Add($"{nameof(ConfigDirectory)}: a directory is required (one file per remote cluster)");
         }
 
         Positive(errors, nameof(ConfigPollInterval), ConfigPollInterval);

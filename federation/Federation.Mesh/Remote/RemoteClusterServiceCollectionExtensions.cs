@@ -27,12 +27,12 @@ public static class RemoteClusterServiceCollectionExtensions
     }
 }
 
-/// <summary><see cref="RemoteClusterOptions.Validate"/> for the options pipeline.</summary>
+/// <summary>The <see cref="RemoteClusterManager"/>'s options check (config directory included) for the options pipeline.</summary>
 internal sealed class RemoteClusterOptionsValidator : IValidateOptions<RemoteClusterOptions>
 {
     public ValidateOptionsResult Validate(string? name, RemoteClusterOptions options)
     {
-        var errors = options.Validate();
+        var errors = RemoteClusterManager.Validate(options);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -18,7 +18,7 @@ public enum RemoteClusterState
     /// <summary>The last attempt failed (unreachable, no cluster config, no heartbeat); retrying with backoff.</summary>
     Failing,
 
-    /// <summary>Its config file was removed: everything it provided has been deleted.</summary>
+    /// <summary>Its config (file, or cached cluster config) was removed: everything it provided has been deleted.</summary>
     Removed,
 
     /// <summary>Its cluster config breaks a mesh rule (ID in use, out of range, other mesh size); retrying with backoff.</summary>
@@ -64,7 +64,7 @@ public sealed record RemoteClusterStatus
     public bool Synced => Kinds.Count > 0 && Kinds.Values.All(k => k.Synced);
 }
 
-/// <summary>A file of the config directory that does not describe a usable remote cluster.</summary>
+/// <summary>A file of the config directory (or, for <see cref="CachedRemoteClusterSource"/>, a cluster config key) that does not describe a usable remote cluster.</summary>
 public sealed record RejectedRemoteConfig(string FileName, string Reason);
 
 /// <summary>A snapshot of all remote clusters, and of the config files that were rejected.</summary>

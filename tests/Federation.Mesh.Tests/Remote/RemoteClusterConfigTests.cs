@@ -66,4 +66,14 @@ public sealed class RemoteClusterConfigTests : RemoteClusterTestBase
         Assert.True(result.Failed);
         Assert.Contains("StaleTtl:", result.FailureMessage, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Only_the_manager_requires_a_config_directory()
+    {
+        var options = Options(o => o.ConfigDirectory = "");
+        Assert.Empty(options.Validate());
+        var error = Assert.Throws<ArgumentException>(() => new RemoteClusterManager(options, Observer));
+        Assert.Contains("ConfigDirectory:", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ConfigDirectory:", new RemoteClusterOptionsValidator().Validate(null, options).FailureMessage, StringComparison.Ordinal);
+    }
 }

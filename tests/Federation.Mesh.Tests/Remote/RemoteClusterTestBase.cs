@@ -22,6 +22,9 @@ public abstract class RemoteClusterTestBase : IAsyncLifetime
 
     internal RemoteClusterManager? Manager { get; private set; }
 
+    /// <summary>The source under test when it is not a manager (disposed with the test, before the remotes).</summary>
+    internal IRemoteClusterSource? Source { get; set; }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
@@ -29,6 +32,11 @@ public abstract class RemoteClusterTestBase : IAsyncLifetime
         if (Manager is not null)
         {
             await Manager.DisposeAsync();
+        }
+
+        if (Source is not null)
+        {
+            await Source.DisposeAsync();
         }
 
         foreach (var disposable in Enumerable.Reverse(_disposables))
@@ -78,7 +86,7 @@ public abstract class RemoteClusterTestBase : IAsyncLifetime
         return disposable;
     }
 
-    internal RemoteClusterStatus? Status(string cluster) => Manager!.GetStatus().Find(cluster);
+    internal RemoteClusterStatus? Status(string cluster) => (Source ?? Manager)!.GetStatus().Find(cluster);
 
     internal Task WaitForStateAsync(string cluster, RemoteClusterState state, TimeSpan? timeout = null) =>
         Eventually.TrueAsync(() => Status(cluster)?.State == state, timeout ?? Timeout, $"{cluster} {state} (now {Describe(cluster)})");
