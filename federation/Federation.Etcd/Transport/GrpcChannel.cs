@@ -262,7 +262,9 @@ internal sealed class GrpcChannel : IDisposable
             EnableMultipleHttp2Connections = true,
             KeepAlivePingDelay = options.KeepAlivePingDelay,
             KeepAlivePingTimeout = options.KeepAlivePingTimeout,
-            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+            // Only while a call is open (watches and keep-alive streams are): etcd's gRPC server counts a ping on a
+            // connection without streams as a strike and closes it with ENHANCE_YOUR_CALM after a few.
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
             PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
             UseProxy = false,
             AutomaticDecompression = DecompressionMethods.None,
