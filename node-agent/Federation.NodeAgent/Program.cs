@@ -1,6 +1,12 @@
 using Federation.NodeAgent.Datapath;
 using Federation.NodeAgent.Hosting;
 
+if (args is ["--help"] or ["-h"])
+{
+    Console.WriteLine(AgentFlags.Usage);
+    return 0;
+}
+
 var (options, errors) = AgentFlags.Parse(args);
 if (errors.Count > 0)
 {

@@ -253,6 +253,13 @@ internal sealed class AgentEnvironment : IAsyncDisposable
         return (counts, errors);
     }
 
+    /// <summary>The frontends (VIP:port/PROTO) in this node's pinned service map, read from the kernel.</summary>
+    public IReadOnlySet<string> ProgrammedFrontends()
+    {
+        using var maps = LbMaps.Open(Path.Combine(BpfFsRoot, NodeName));
+        return new ServiceMapWriter(maps, NullLogger<ServiceMapWriter>.Instance).Dump().Select(r => r.Service).ToHashSet(StringComparer.Ordinal);
+    }
+
     /// <summary>Runs the node-agent executable (as built beside the tests) to its end: exit code, stdout and stderr.</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunAgentProcessAsync(params string[] args)
     {

@@ -44,6 +44,7 @@ public sealed class AgentServiceTests : IAsyncLifetime
 
         await _env.Kubernetes.DeleteAsync<Kubernetes.Models.Service>("default", "web");
         await AgentEnvironment.WaitForBackendsAsync(agent, "web", null, "the deleted service unprogrammed");
+        Assert.DoesNotContain($"{vip}:80/TCP", _env.ProgrammedFrontends());
         (counts, errors) = await _env.ConnectAsync(vip, count: 3);
         Assert.Empty(counts);
         // Not translated: the connect goes to the VIP itself, where nothing listens.
@@ -143,11 +144,14 @@ public sealed class AgentServiceTests : IAsyncLifetime
         Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, readyz.StatusCode);
         Assert.Contains("cluster2", await readyz.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         await ExpectReachedAsync(staleVip, "stale");
+        Assert.Contains($"{staleVip}:80/TCP", _env.ProgrammedFrontends());
 
         await remote.PutCanariesAsync();
         await Eventually.TrueAsync(() => state.Ready, AgentEnvironment.Timeout, "the restarted agent applied after cluster2 synced");
         Assert.False(state.SyncTimedOut);
         Assert.True((await http.GetAsync(new Uri(second.HealthUri, "readyz"))).IsSuccessStatusCode);
+        Assert.DoesNotContain($"{staleVip}:80/TCP", _env.ProgrammedFrontends());
+        Assert.Contains($"{keepVip}:80/TCP", _env.ProgrammedFrontends());
         var (counts, errors) = await _env.ConnectAsync(staleVip, count: 3);
         Assert.Empty(counts);
         Assert.Equal(3, errors.GetValueOrDefault("111"));
