@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-
 namespace Federation.NodeAgent.Datapath;
 
 internal sealed partial class ServiceMapWriter

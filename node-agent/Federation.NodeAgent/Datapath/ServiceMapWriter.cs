@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
-using Microsoft.Extensions.Logging;
 
 namespace Federation.NodeAgent.Datapath;
 

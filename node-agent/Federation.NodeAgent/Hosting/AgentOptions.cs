@@ -1,0 +1,166 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Federation.Etcd.ClusterMesh;
+
+namespace Federation.NodeAgent.Hosting;
+
+/// <summary>Where the agent reads remote clusters from (<c>--remote-source</c>).</summary>
+internal enum RemoteSourceKind
+{
+    /// <summary>Connect to every remote cluster's etcd listed in <c>--clustermesh-config</c>.</summary>
+    Direct,
+
+    /// <summary>Read kvstoremesh's copies of the remote clusters from the local etcd.</summary>
+    Cache,
+}
+
+/// <summary>What the agent process does (<c>--dump</c>, <c>--uninstall</c>, or serve).</summary>
+internal enum AgentMode
+{
+    Run,
+    Dump,
+    Uninstall,
+}
+
+/// <summary>Settings of a node agent; every property has a command-line flag (<see cref="AgentFlags"/>).</summary>
+internal sealed partial class AgentOptions
+{
+    /// <summary><c>--node-name</c>: the pins live in <c>--bpffs-root/NODE/</c>.</summary>
+    public string NodeName { get; set; } = "";
+
+    /// <summary><c>--cluster-name</c>.</summary>
+    public string ClusterName { get; set; } = "";
+
+    /// <summary><c>--cluster-id</c>: 1–255, or 1–511 with <c>--max-connected-clusters=511</c>.</summary>
+    public uint ClusterId { get; set; }
+
+    /// <summary><c>--max-connected-clusters</c>: 255 or 511, the same mesh-wide.</summary>
+    public uint MaxConnectedClusters { get; set; } = ClusterIdentity.DefaultMaxConnectedClusters;
+
+    /// <summary><c>--kubeconfig</c> (and <c>--context</c>); neither: in-cluster configuration.</summary>
+    public string? Kubeconfig { get; set; }
+
+    public string? KubeContext { get; set; }
+
+    /// <summary><c>--etcd-endpoints</c>: the cluster's own etcd (where kvstoremesh keeps its copies); needed by <c>--remote-source=cache</c>.</summary>
+    public IList<Uri> EtcdEndpoints { get; set; } = [];
+
+    /// <summary><c>--etcd-ca-file</c>, <c>--etcd-cert-file</c>, <c>--etcd-key-file</c>.</summary>
+    public string? EtcdCaFile { get; set; }
+
+    public string? EtcdCertFile { get; set; }
+
+    public string? EtcdKeyFile { get; set; }
+
+    /// <summary><c>--clustermesh-config</c>: one file per remote cluster (Cilium's format); a missing directory means no remotes.</summary>
+    public string ClusterMeshConfig { get; set; } = "/var/lib/federation/clustermesh";
+
+    /// <summary><c>--remote-source</c>: <c>direct</c> or <c>cache</c>.</summary>
+    public RemoteSourceKind RemoteSource { get; set; } = RemoteSourceKind.Direct;
+
+    /// <summary><c>--cgroup</c>: the cgroup v2 directory whose sockets are load-balanced.</summary>
+    public string CgroupPath { get; set; } = "";
+
+    /// <summary><c>--bpffs-root</c>.</summary>
+    public string BpfFsRoot { get; set; } = "/sys/fs/bpf/federation";
+
+    /// <summary><c>--state-dir</c>: the agent writes its last status there after every apply (read by <c>--dump</c> for service names).</summary>
+    public string StateDirectory { get; set; } = "/var/run/federation/node-agent";
+
+    /// <summary><c>--health-listen</c>: /healthz, /readyz, /metrics and /status.</summary>
+    public IPEndPoint HealthListen { get; set; } = new(IPAddress.Loopback, 9890);
+
+    /// <summary><c>--sync-timeout</c>: how long the first apply waits for the local informers and every remote to sync.</summary>
+    public TimeSpan SyncTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary><c>--dump</c> / <c>--uninstall</c>.</summary>
+    public AgentMode Mode { get; set; } = AgentMode.Run;
+
+    /// <summary>Changes arriving within this window are programmed in one apply.</summary>
+    public TimeSpan ApplyDebounce { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>The pin directory of this node.</summary>
+    public string PinDirectory => Path.Combine(BpfFsRoot, NodeName);
+
+    /// <summary>Every problem, each naming its flag; empty when the options are usable for <see cref="Mode"/>.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (!NodeNamePattern().IsMatch(NodeName))
+        {
+            errors.Add($"--node-name: '{NodeName}' must be a plain name (letters, digits, '.', '_', '-')");
+        }
+
+        if (string.IsNullOrWhiteSpace(BpfFsRoot) || !Path.IsPathRooted(BpfFsRoot))
+        {
+            errors.Add($"--bpffs-root: '{BpfFsRoot}' must be an absolute path under a mounted bpffs (e.g. /sys/fs/bpf/federation)");
+        }
+
+        if (Mode != AgentMode.Run)
+        {
+            return errors;
+        }
+
+        if (ClusterIdentity.ValidateClusterName(ClusterName) is { Ok: false } name)
+        {
+            errors.Add($"--cluster-name: {name.Error}");
+        }
+
+        if (ClusterIdentity.ValidateMaxConnectedClusters(MaxConnectedClusters) is { Ok: false } max)
+        {
+            errors.Add($"--max-connected-clusters: {max.Error}");
+        }
+        else if (ClusterIdentity.ValidateClusterId(ClusterId, MaxConnectedClusters) is { Ok: false } id)
+        {
+            errors.Add($"--cluster-id: {id.Error}");
+        }
+
+        if (string.IsNullOrWhiteSpace(CgroupPath))
+        {
+            errors.Add("--cgroup: the cgroup v2 directory to attach to is required (e.g. /sys/fs/cgroup/unified)");
+        }
+        else if (!Directory.Exists(CgroupPath))
+        {
+            errors.Add($"--cgroup: '{CgroupPath}' is not a directory");
+        }
+
+        if (Kubeconfig is not null && !File.Exists(Kubeconfig))
+        {
+            errors.Add($"--kubeconfig: '{Kubeconfig}' does not exist");
+        }
+
+        if (string.IsNullOrWhiteSpace(ClusterMeshConfig))
+        {
+            errors.Add("--clustermesh-config: a directory is required (it may be empty or absent: no remote clusters)");
+        }
+
+        if (RemoteSource == RemoteSourceKind.Cache)
+        {
+            errors.Add("--remote-source: 'cache' (reading kvstoremesh's copies from the local etcd) arrives with CachedRemoteClusterSource; use 'direct' for now");
+            if (EtcdEndpoints.Count == 0)
+            {
+                errors.Add("--etcd-endpoints: --remote-source=cache needs the local etcd's URLs");
+            }
+        }
+
+        if ((EtcdCertFile is null) != (EtcdKeyFile is null))
+        {
+            errors.Add("--etcd-cert-file and --etcd-key-file go together");
+        }
+
+        if (string.IsNullOrWhiteSpace(StateDirectory))
+        {
+            errors.Add("--state-dir: a directory is required");
+        }
+
+        if (SyncTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"--sync-timeout: {SyncTimeout} must be a positive duration (e.g. 60s)");
+        }
+
+        return errors;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    private static partial Regex NodeNamePattern();
+}

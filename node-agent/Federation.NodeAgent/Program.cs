@@ -1,0 +1,39 @@
+using Federation.NodeAgent.Datapath;
+using Federation.NodeAgent.Hosting;
+
+if (args is ["--help"] or ["-h"])
+{
+    Console.WriteLine(AgentFlags.Usage);
+    return 0;
+}
+
+var (options, errors) = AgentFlags.Parse(args);
+if (errors.Count > 0)
+{
+    foreach (var error in errors)
+    {
+        Console.Error.WriteLine($"error: {error}");
+    }
+
+    Console.Error.WriteLine(AgentFlags.Usage);
+    return 2;
+}
+
+switch (options.Mode)
+{
+    case AgentMode.Dump:
+        return AgentCommands.Dump(options, Console.Out, Console.Error);
+    case AgentMode.Uninstall:
+        using (var loggerFactory = LoggerFactory.Create(logging => logging.AddSimpleConsole(console => console.SingleLine = true)))
+        {
+            return AgentCommands.Uninstall(options, loggerFactory.CreateLogger<BpfDatapath>(), Console.Out);
+        }
+
+    default:
+        await using (var host = await AgentHost.StartAsync(options))
+        {
+            await host.WaitForShutdownAsync();
+        }
+
+        return 0;
+}

@@ -1,0 +1,58 @@
+using Federation.NodeAgent.Hosting;
+
+namespace Federation.NodeAgent.Tests.Agent;
+
+public sealed class AgentFlagsTests
+{
+    private static readonly string[] Required = ["--node-name", "n1", "--cluster-name", "cluster1", "--cluster-id", "1", "--cgroup", "/"];
+
+    [Fact]
+    public void Valid_flags_parse_with_their_defaults()
+    {
+        var (options, errors) = AgentFlags.Parse([.. Required, "--sync-timeout", "90s", "--health-listen=127.0.0.1:0", "--clustermesh-config", "/tmp/cm"]);
+        Assert.Empty(errors);
+        Assert.Equal(TimeSpan.FromSeconds(90), options.SyncTimeout);
+        Assert.Equal(RemoteSourceKind.Direct, options.RemoteSource);
+        Assert.Equal("/sys/fs/bpf/federation/n1", options.PinDirectory);
+        Assert.Equal(AgentMode.Run, options.Mode);
+        Assert.Equal(9890, AgentFlags.Parse(Required).Options.HealthListen.Port);
+    }
+
+    [Theory]
+    [InlineData("--cluster-id", "0", "--cluster-id")]
+    [InlineData("--cluster-id", "300", "--cluster-id")]
+    [InlineData("--max-connected-clusters", "300", "--max-connected-clusters")]
+    [InlineData("--cluster-name", "Default", "--cluster-name")]
+    [InlineData("--cgroup", "/does/not/exist", "--cgroup")]
+    [InlineData("--node-name", "a/b", "--node-name")]
+    [InlineData("--sync-timeout", "soon", "--sync-timeout")]
+    [InlineData("--sync-timeout", "0s", "--sync-timeout")]
+    [InlineData("--remote-source", "etcd", "--remote-source")]
+    [InlineData("--health-listen", "localhost", "--health-listen")]
+    [InlineData("--bogus", "1", "--bogus")]
+    public void A_bad_flag_is_refused_naming_the_flag(string flag, string value, string named)
+    {
+        var (_, errors) = AgentFlags.Parse([.. Required, flag, value]);
+        Assert.Contains(errors, e => e.StartsWith(named, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_cache_remote_source_is_refused_until_the_cached_source_is_wired()
+    {
+        var (_, errors) = AgentFlags.Parse([.. Required, "--remote-source", "cache", "--etcd-endpoints", "http://127.0.0.1:2379"]);
+        var error = Assert.Single(errors);
+        Assert.StartsWith("--remote-source", error, StringComparison.Ordinal);
+        Assert.Contains("CachedRemoteClusterSource", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Dump_and_uninstall_need_only_the_node_and_exclude_each_other()
+    {
+        var (dump, errors) = AgentFlags.Parse(["--dump", "--node-name", "n1"]);
+        Assert.Empty(errors);
+        Assert.Equal(AgentMode.Dump, dump.Mode);
+        Assert.Equal(AgentMode.Uninstall, AgentFlags.Parse(["--uninstall", "--node-name", "n1"]).Options.Mode);
+        Assert.Contains(AgentFlags.Parse(["--dump", "--uninstall", "--node-name", "n1"]).Errors, e => e.Contains("--dump", StringComparison.Ordinal));
+        Assert.Contains(AgentFlags.Parse(["--dump"]).Errors, e => e.StartsWith("--node-name", StringComparison.Ordinal));
+    }
+}

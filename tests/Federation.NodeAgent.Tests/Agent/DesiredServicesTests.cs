@@ -1,0 +1,96 @@
+using System.Net;
+using Federation.Etcd.ClusterMesh;
+using Federation.Kubernetes.Models;
+using Federation.Mesh.Services;
+using Federation.NodeAgent.Datapath;
+using Federation.NodeAgent.Services;
+using Federation.NodeAgent.Sync;
+
+namespace Federation.NodeAgent.Tests.Agent;
+
+public sealed class DesiredServicesTests
+{
+    [Fact]
+    public void IPv4_frontends_become_lb_services_in_merge_order_and_IPv6_ones_are_skipped_and_counted()
+    {
+        var merged = new MergedService
+        {
+            Namespace = "default",
+            Name = "web",
+            Frontends =
+            [
+                new MergedFrontend
+                {
+                    Ip = "10.96.0.10", Port = 80, Protocol = "TCP", PortName = "http",
+                    Backends = [new MergedBackend("10.0.0.2", 8080, "TCP", 1, "c1", BackendState.Active), new MergedBackend("10.1.0.2", 8080, "TCP", 2, "c2", BackendState.Active)],
+                },
+                new MergedFrontend { Ip = "fd00::10", Port = 80, Protocol = "TCP", PortName = "http" },
+                new MergedFrontend { Ip = "10.96.0.10", Port = 90, Protocol = "SCTP", PortName = "s" },
+            ],
+        };
+
+        var desired = DesiredServices.From([merged]);
+
+        var service = Assert.Single(desired.Services);
+        Assert.Equal(new LbFrontend(IPAddress.Parse("10.96.0.10"), 80, LbProtocol.Tcp), service.Frontend);
+        Assert.Equal([(ushort)1, (ushort)2], service.Backends.Select(b => b.ClusterId));
+        Assert.Equal(1, desired.Skipped[DesiredServices.SkippedIpv6]);
+        Assert.Equal(1, desired.Skipped[DesiredServices.SkippedProtocol]);
+        Assert.Equal("default/web", Assert.Single(desired.Programmed).Key);
+        Assert.Equal(["c1", "c2"], desired.Programmed[0].Frontends[0].Backends.Select(b => b.Cluster));
+    }
+
+    [Fact]
+    public void Endpoint_conditions_map_to_active_terminating_and_not_ready()
+    {
+        Assert.Equal(BackendState.Active, LocalServiceBuilder.StateOf(null));
+        Assert.Equal(BackendState.Active, LocalServiceBuilder.StateOf(new EndpointConditions { Ready = true, Serving = true }));
+        Assert.Equal(BackendState.Terminating, LocalServiceBuilder.StateOf(new EndpointConditions { Ready = false, Serving = true, Terminating = true }));
+        Assert.Equal(BackendState.NotReady, LocalServiceBuilder.StateOf(new EndpointConditions { Ready = false, Serving = true, Terminating = false }));
+        Assert.Equal(BackendState.NotReady, LocalServiceBuilder.StateOf(new EndpointConditions { Ready = false, Serving = false, Terminating = true }));
+    }
+
+    [Fact]
+    public void A_service_without_cluster_IP_is_not_programmed_and_one_with_it_carries_annotations_and_slice_ports()
+    {
+        var headless = new Service
+        {
+            Metadata = new ObjectMeta { Name = "db", Namespace = "default" },
+            Spec = new ServiceSpec { ClusterIP = "None", Ports = [new ServicePort { Name = "sql", Port = 5432 }] },
+        };
+        Assert.Null(LocalServiceBuilder.Build(headless, []).Service);
+
+        var web = new Service
+        {
+            Metadata = new ObjectMeta
+            {
+                Name = "web",
+                Namespace = "default",
+                Annotations = new Dictionary<string, string> { ["service.cilium.io/global"] = "true", ["service.cilium.io/affinity"] = "remote" },
+            },
+            Spec = new ServiceSpec { ClusterIP = "10.96.0.10", ClusterIPs = ["10.96.0.10"], Ports = [new ServicePort { Name = "http", Protocol = "TCP", Port = 80 }] },
+        };
+        var slice = new EndpointSlice
+        {
+            Metadata = new ObjectMeta { Name = "web-1", Namespace = "default" },
+            AddressType = "IPv4",
+            Ports = [new EndpointPort { Name = "http", Protocol = "TCP", Port = 8080 }],
+            Endpoints =
+            [
+                new Endpoint { Addresses = ["10.0.0.3"], Conditions = new EndpointConditions { Ready = false, Serving = false } },
+                new Endpoint { Addresses = ["10.0.0.2"], Conditions = new EndpointConditions { Ready = true } },
+            ],
+        };
+
+        var (local, problems) = LocalServiceBuilder.Build(web, [slice]);
+
+        Assert.Empty(problems);
+        Assert.NotNull(local);
+        Assert.True(local.Global);
+        Assert.Equal(ServiceAffinity.Remote, local.Affinity);
+        Assert.Equal(new LocalFrontend("10.96.0.10", "http", "TCP", 80), Assert.Single(local.Frontends));
+        Assert.Equal(["10.0.0.2", "10.0.0.3"], local.Backends.Select(b => b.Ip));
+        Assert.Equal([BackendState.Active, BackendState.NotReady], local.Backends.Select(b => b.State));
+        Assert.Equal(new L4Addr { Protocol = "TCP", Port = 8080 }, local.Backends[0].Ports["http"]);
+    }
+}
