@@ -12,9 +12,9 @@ internal static class AgentFlags
                node-agent --uninstall --node-name NODE [--bpffs-root DIR]
           --max-connected-clusters 255|511   (default 255)
           --kubeconfig FILE [--context NAME]  (default: in-cluster configuration)
-          --remote-source direct|cache        (default direct; cache arrives with CachedRemoteClusterSource)
-          --clustermesh-config DIR            remote clusters' etcd configs (default /var/lib/federation/clustermesh)
-          --etcd-endpoints URL[,URL...]       the local etcd (for --remote-source=cache)
+          --remote-source cache|direct        (default cache: remote clusters from the local etcd, as kvstoremesh copied them)
+          --clustermesh-config DIR            with --remote-source direct: remote clusters' etcd configs (default /var/lib/federation/clustermesh)
+          --etcd-endpoints URL[,URL...]       the cluster's etcd (for --remote-source cache)
           --etcd-ca-file FILE --etcd-cert-file FILE --etcd-key-file FILE
           --bpffs-root DIR                    (default /sys/fs/bpf/federation; pins in DIR/NODE)
           --state-dir DIR                     (default /var/run/federation/node-agent)

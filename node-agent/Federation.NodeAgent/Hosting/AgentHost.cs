@@ -87,6 +87,7 @@ internal sealed partial class AgentHost : IAsyncDisposable
         services.AddSingleton<NodeDatapath>();
         services.AddSingleton<AgentMetrics>();
         services.AddSingleton<IRemoteClusterObserver, RemoteServiceObserver>();
+        services.AddSingleton(sp => RemoteSources.LocalEtcd(options, sp.GetService<ILoggerFactory>()));
         services.AddSingleton(RemoteSources.For(options));
         services.AddSingleton(sp => sp.GetRequiredService<RemoteClusterSourceFactory>()(sp));
         services.AddSingleton<LocalServiceSource>();

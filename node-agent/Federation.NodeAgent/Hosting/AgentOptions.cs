@@ -55,8 +55,11 @@ internal sealed partial class AgentOptions
     /// <summary><c>--clustermesh-config</c>: one file per remote cluster (Cilium's format); a missing directory means no remotes.</summary>
     public string ClusterMeshConfig { get; set; } = "/var/lib/federation/clustermesh";
 
-    /// <summary><c>--remote-source</c>: <c>direct</c> or <c>cache</c>.</summary>
-    public RemoteSourceKind RemoteSource { get; set; } = RemoteSourceKind.Direct;
+    /// <summary>
+    /// <c>--remote-source</c>: <c>cache</c> (default: remote clusters as kvstoremesh copied them into the local etcd,
+    /// one connection) or <c>direct</c> (a connection to each remote etcd of <c>--clustermesh-config</c>).
+    /// </summary>
+    public RemoteSourceKind RemoteSource { get; set; } = RemoteSourceKind.Cache;
 
     /// <summary><c>--cgroup</c>: the cgroup v2 directory whose sockets are load-balanced.</summary>
     public string CgroupPath { get; set; } = "";
@@ -134,13 +137,9 @@ internal sealed partial class AgentOptions
             errors.Add("--clustermesh-config: a directory is required (it may be empty or absent: no remote clusters)");
         }
 
-        if (RemoteSource == RemoteSourceKind.Cache)
+        if (RemoteSource == RemoteSourceKind.Cache && EtcdEndpoints.Count == 0)
         {
-            errors.Add("--remote-source: 'cache' (reading kvstoremesh's copies from the local etcd) arrives with CachedRemoteClusterSource; use 'direct' for now");
-            if (EtcdEndpoints.Count == 0)
-            {
-                errors.Add("--etcd-endpoints: --remote-source=cache needs the local etcd's URLs");
-            }
+            errors.Add("--etcd-endpoints: the local etcd's URLs are needed to read remote clusters from its cache (or use --remote-source direct)");
         }
 
         if ((EtcdCertFile is null) != (EtcdKeyFile is null))

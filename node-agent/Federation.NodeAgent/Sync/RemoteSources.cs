@@ -1,3 +1,4 @@
+using Federation.Etcd;
 using Federation.Mesh.Remote;
 using Federation.NodeAgent.Hosting;
 
@@ -13,8 +14,7 @@ internal static class RemoteSources
     public static RemoteClusterSourceFactory For(AgentOptions options) => options.RemoteSource switch
     {
         RemoteSourceKind.Direct => Direct,
-        // Options validation refuses "cache" before anything is created; this is the place it will be wired.
-        _ => _ => throw new NotSupportedException("--remote-source=cache arrives with CachedRemoteClusterSource"),
+        _ => Cache,
     };
 
     /// <summary>The connection settings of the direct source, from the agent's flags.</summary>
@@ -25,6 +25,29 @@ internal static class RemoteSources
         MaxConnectedClusters = options.MaxConnectedClusters,
         ConfigDirectory = options.ClusterMeshConfig,
     };
+
+    /// <summary>The local etcd of the agent's cluster, where kvstoremesh keeps its copies of the remote clusters.</summary>
+    public static IEtcdClient LocalEtcd(AgentOptions options, ILoggerFactory? loggerFactory) => EtcdClient.Create(
+        new EtcdClientOptions
+        {
+            Endpoints = [.. options.EtcdEndpoints],
+            CaFile = options.EtcdCaFile,
+            CertFile = options.EtcdCertFile,
+            KeyFile = options.EtcdKeyFile,
+        },
+        loggerFactory: loggerFactory);
+
+    private static IRemoteClusterSource Cache(IServiceProvider services) => new CachedRemoteClusterSource(
+        services.GetRequiredService<IEtcdClient>(),
+        new RemoteClusterOptions
+        {
+            LocalClusterName = services.GetRequiredService<AgentOptions>().ClusterName,
+            LocalClusterId = services.GetRequiredService<AgentOptions>().ClusterId,
+            MaxConnectedClusters = services.GetRequiredService<AgentOptions>().MaxConnectedClusters,
+        },
+        services.GetRequiredService<IRemoteClusterObserver>(),
+        services.GetService<ILoggerFactory>(),
+        services.GetService<TimeProvider>());
 
     private static IRemoteClusterSource Direct(IServiceProvider services) => new RemoteClusterManager(
         DirectOptions(services.GetRequiredService<AgentOptions>()),

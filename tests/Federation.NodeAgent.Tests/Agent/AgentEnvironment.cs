@@ -126,6 +126,7 @@ internal sealed class AgentEnvironment : IAsyncDisposable
         Kubeconfig = KubeconfigPath,
         KubeContext = ClusterName,
         ClusterMeshConfig = ClusterMeshConfig,
+        RemoteSource = RemoteSourceKind.Direct,
         CgroupPath = Cgroup.Path,
         BpfFsRoot = BpfFsRoot,
         StateDirectory = StateDirectory,

@@ -9,13 +9,15 @@ public sealed class AgentFlagsTests
     [Fact]
     public void Valid_flags_parse_with_their_defaults()
     {
-        var (options, errors) = AgentFlags.Parse([.. Required, "--sync-timeout", "90s", "--health-listen=127.0.0.1:0", "--clustermesh-config", "/tmp/cm"]);
+        var (options, errors) = AgentFlags.Parse([.. Required, "--sync-timeout", "90s", "--health-listen=127.0.0.1:0", "--etcd-endpoints", "http://127.0.0.1:2379"]);
         Assert.Empty(errors);
         Assert.Equal(TimeSpan.FromSeconds(90), options.SyncTimeout);
-        Assert.Equal(RemoteSourceKind.Direct, options.RemoteSource);
+        Assert.Equal(RemoteSourceKind.Cache, options.RemoteSource);
+        Assert.Empty(AgentFlags.Parse([.. Required, "--remote-source", "direct", "--clustermesh-config", "/tmp/cm"]).Errors);
+        Assert.Contains(AgentFlags.Parse(Required).Errors, e => e.StartsWith("--etcd-endpoints", StringComparison.Ordinal));
         Assert.Equal("/sys/fs/bpf/federation/n1", options.PinDirectory);
         Assert.Equal(AgentMode.Run, options.Mode);
-        Assert.Equal(9890, AgentFlags.Parse(Required).Options.HealthListen.Port);
+        Assert.Equal(9890, AgentFlags.Parse([.. Required, "--remote-source", "direct"]).Options.HealthListen.Port);
     }
 
     [Theory]
@@ -37,12 +39,11 @@ public sealed class AgentFlagsTests
     }
 
     [Fact]
-    public void The_cache_remote_source_is_refused_until_the_cached_source_is_wired()
+    public void The_cache_remote_source_is_the_default_and_needs_the_local_etcd()
     {
-        var (_, errors) = AgentFlags.Parse([.. Required, "--remote-source", "cache", "--etcd-endpoints", "http://127.0.0.1:2379"]);
-        var error = Assert.Single(errors);
-        Assert.StartsWith("--remote-source", error, StringComparison.Ordinal);
-        Assert.Contains("CachedRemoteClusterSource", error, StringComparison.Ordinal);
+        Assert.Empty(AgentFlags.Parse([.. Required, "--remote-source", "cache", "--etcd-endpoints", "http://127.0.0.1:2379"]).Errors);
+        var error = Assert.Single(AgentFlags.Parse(Required).Errors);
+        Assert.StartsWith("--etcd-endpoints", error, StringComparison.Ordinal);
     }
 
     [Fact]

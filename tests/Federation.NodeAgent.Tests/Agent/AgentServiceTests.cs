@@ -1,7 +1,10 @@
+using Federation.Etcd.Tests.Infrastructure;
 using Federation.Mesh.Services;
+using Federation.NodeAgent.Hosting;
 using Federation.NodeAgent.Sync;
 using Federation.NodeAgent.Tests.Datapath;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Federation.NodeAgent.Tests.Agent;
 
@@ -202,6 +205,52 @@ public sealed class AgentServiceTests : IAsyncLifetime
         var (counts, errors) = await _env.ConnectAsync(vip, count: 3);
         Assert.Empty(counts);
         Assert.Equal(3, errors.GetValueOrDefault("111"));
+    }
+
+    [Fact]
+    public async Task With_the_cache_source_remote_backends_arrive_through_kvstoremesh_in_the_local_etcd()
+    {
+        // cluster2 holds its state in its own etcd; cluster1's apiserver mirrors it into cluster1's etcd
+        // (kvstoremesh); the agent reads only cluster1's etcd.
+        var remote = await _env.StartRemoteAsync("cluster2", 2);
+        var meshConfig = System.IO.Directory.CreateDirectory(Path.Combine(_env.Directory, "kvstoremesh")).FullName;
+        remote.WriteConfigFile(meshConfig);
+        await using var localEtcd = await EtcdServer.StartAsync();
+        var apiserverOptions = new Federation.ClusterMesh.ApiServer.Hosting.ApiServerOptions
+        {
+            ClusterName = AgentEnvironment.ClusterName,
+            ClusterId = AgentEnvironment.ClusterId,
+            EtcdEndpoints = [.. localEtcd.ClientEndpoints],
+            Kubeconfig = _env.KubeconfigPath,
+            KubeContext = AgentEnvironment.ClusterName,
+            HealthListen = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0),
+            ClusterMeshConfig = meshConfig,
+        };
+        await using var apiserver = await Federation.ClusterMesh.ApiServer.Hosting.ApiServerHost.StartAsync(
+            apiserverOptions, logging => logging.SetMinimumLevel(LogLevel.Warning));
+
+        var port = _env.FreePort();
+        var local1 = _env.Backend("local-1", 0, 1, port);
+        var remote1 = _env.Backend("remote-1", 1, 1, port, clusterId: 2);
+        var remote2 = _env.Backend("remote-2", 1, 2, port, clusterId: 2);
+        await remote.PutServiceAsync("cached", port, shared: true, remote1, remote2);
+        var service = await _env.ApplyServiceAsync("cached", Annotations("none"));
+        await _env.ApplySliceAsync("cached", port, (local1, true));
+
+        var options = _env.Options();
+        options.RemoteSource = RemoteSourceKind.Cache;
+        options.EtcdEndpoints = [.. localEtcd.ClientEndpoints];
+        var agent = await _env.StartAgentAsync(options);
+        await AgentEnvironment.WaitForBackendsAsync(agent, "cached", [local1, remote1, remote2], "local and cluster2's backends, read from the local etcd");
+        await ExpectReachedAsync(service.Spec!.ClusterIP!, "local-1", "remote-1", "remote-2");
+        var source = agent.Services.GetRequiredService<Federation.Mesh.Remote.IRemoteClusterSource>();
+        Assert.IsType<Federation.Mesh.Remote.CachedRemoteClusterSource>(source);
+        Assert.Equal(localEtcd.ClientEndpoints[0].ToString(), Assert.Single(source.GetStatus().Find("cluster2")!.Endpoints));
+
+        // A change in cluster2 travels cluster2's etcd → kvstoremesh → cluster1's etcd → the agent.
+        await remote.PutServiceAsync("cached", port, shared: true, remote2);
+        await AgentEnvironment.WaitForBackendsAsync(agent, "cached", [local1, remote2], "cluster2's change");
+        await ExpectReachedAsync(service.Spec!.ClusterIP!, "local-1", "remote-2");
     }
 
     private static Dictionary<string, string> Annotations(string affinity) => new()
