@@ -1,0 +1,586 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Federation.Etcd;
+using Federation.Etcd.Bench;
+using Federation.Etcd.ClusterMesh;
+using Federation.Etcd.Protocol;
+using Federation.Etcd.Tests.Infrastructure;
+using Federation.Kubernetes.Config;
+using Federation.Lab.ApiServer.Hosting;
+using Federation.Lab.ApiServer.Pki;
+using Federation.Mesh.Bench;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+
+// kvstoremesh at Cilium's scale-CI profile: the clustermesh-apiserver (the real executable, a child process) mirrors
+// N remote clusters, each with its own etcd, into its local etcd. Measures the time from its start until every remote
+// is Ready and every cache canary exists, then the lag of churn in the remotes to the local cache (p50/p99), the
+// apiserver's CPU (cores used) and peak RSS.
+// Usage: dotnet run -c Release --project bench/Federation.Mesh.Bench [--quick] [--clusters N] [--churn-rate N] [--churn-seconds N]
+//        [--deadline-seconds N] (how long to wait for the initial sync before reporting it missed; default 300)
+var quick = args.Contains("--quick");
+var clusterCount = ArgInt("--clusters") ?? (quick ? 20 : 250);
+var scale = quick ? 10 : 1;
+var nodesPer = 100 / scale;
+var ipsPer = 1000 / scale;
+var identitiesPer = 100 / scale;
+var servicesPer = 20 / scale;
+var churnRate = ArgInt("--churn-rate") ?? 325;
+var churnSeconds = ArgInt("--churn-seconds") ?? (quick ? 10 : 30);
+var readyTarget = TimeSpan.FromSeconds(60);
+const double LagTargetMs = 500;
+const double MemoryTargetMiB = 2048;
+
+// The local etcd (the one kvstoremesh writes, and the lab API server's) has its data on tmpfs, like the remotes when
+// they fit: the disk is shared with other work on this machine, and fsync latency there would be noise, not kvstoremesh.
+// Each etcd preallocates a 64 MiB WAL segment, so more than a few dozen remotes go to disk instead.
+var tmpfs = Directory.Exists("/dev/shm") ? Directory.CreateDirectory(Path.Combine("/dev/shm", "federation-mesh-bench-" + Guid.NewGuid().ToString("N")[..8])).FullName : null;
+var remotesOnTmpfs = tmpfs is not null && clusterCount * 100L < FreeMiB() / 4;
+var originalTmpDir = Environment.GetEnvironmentVariable("TMPDIR");
+if (remotesOnTmpfs)
+{
+    Environment.SetEnvironmentVariable("TMPDIR", "/dev/shm");
+}
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    // Let the finally blocks stop every child process.
+    e.Cancel = true;
+    stop.Cancel();
+};
+
+var directory = Directory.CreateTempSubdirectory("federation-mesh-bench").FullName;
+var configDirectory = Directory.CreateDirectory(Path.Combine(directory, "clustermesh")).FullName;
+Process? apiserver = null;
+await using var remotes = new RemoteClusters();
+try
+{
+    Console.WriteLine($"{Environment.ProcessorCount} cores; {(quick ? "quick" : "full")} run: {clusterCount} remote clusters × ({nodesPer} nodes, {ipsPer} ip entries, {identitiesPer} identities, {servicesPer} services); churn {churnRate}/s for {churnSeconds} s");
+    Console.WriteLine($"memory before: {FreeMiB()} MiB available");
+    await using var kubeEtcd = await EtcdServer.StartAsync(new EtcdServerOptions { ExtraArguments = ["--quota-backend-bytes=2147483648", .. DataDir(tmpfs, "kube")] }, stop.Token);
+    await using var meshEtcd = await EtcdServer.StartAsync(new EtcdServerOptions { ExtraArguments = ["--quota-backend-bytes=4294967296", .. DataDir(tmpfs, "mesh")] }, stop.Token);
+
+    // The apiserver's Kubernetes side: an empty lab API server (kvstoremesh reads nothing from it).
+    using var ca = LabCertificateAuthority.Create();
+    File.WriteAllText(Path.Combine(directory, "ca.crt"), ca.CertificatePem);
+    ca.IssueServer("lab-apiserver", [IPAddress.Loopback]).Write(Path.Combine(directory, "apiserver.crt"), Path.Combine(directory, "apiserver.key"));
+    await using var lab = await LabApiServerHost.StartAsync(
+        new LabApiServerOptions
+        {
+            EtcdEndpoints = [.. kubeEtcd.ClientEndpoints],
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            TlsCertFile = Path.Combine(directory, "apiserver.crt"),
+            TlsPrivateKeyFile = Path.Combine(directory, "apiserver.key"),
+            ClientCaFile = Path.Combine(directory, "ca.crt"),
+            ServiceClusterIpRange = "127.96.0.0/16",
+            ClusterName = "local",
+        },
+        logging => logging.SetMinimumLevel(LogLevel.Warning));
+    var admin = ca.IssueClient("clustermesh-apiserver", ["system:masters"]);
+    var kubeconfig = Path.Combine(directory, "kubeconfig");
+    KubeconfigWriter.WriteFile(kubeconfig, new Kubeconfig
+    {
+        Clusters = [new KubeconfigCluster { Name = "local", Server = lab.BaseUri.GetLeftPart(UriPartial.Authority), CertificateAuthorityData = Encoding.UTF8.GetBytes(ca.CertificatePem) }],
+        Users = [new KubeconfigUser { Name = "admin", ClientCertificateData = Encoding.UTF8.GetBytes(admin.CertificatePem), ClientKeyData = Encoding.UTF8.GetBytes(admin.PrivateKeyPem) }],
+        Contexts = [new KubeconfigContext { Name = "local", Cluster = "local", User = "admin" }],
+        CurrentContext = "local",
+    });
+    await using var mesh = EtcdClient.Create(new EtcdClientOptions { Endpoints = [.. meshEtcd.ClientEndpoints] });
+
+    // Remote etcds (not measured): each cluster needs its own, since identity and ip keys carry no cluster name.
+    var startEtcds = Stopwatch.StartNew();
+    var startFailure = await remotes.StartAsync(clusterCount, stop.Token);
+    var etcdStartSeconds = startEtcds.Elapsed.TotalSeconds;
+    Console.WriteLine($"started {remotes.Count} remote etcds ({(remotesOnTmpfs ? "tmpfs" : "disk")} data dirs) in {etcdStartSeconds:0.0} s ({FreeMiB()} MiB available, etcd RSS total {remotes.TotalRssMiB():0} MiB)");
+    if (startFailure is not null)
+    {
+        Console.WriteLine($"NOTE: only {remotes.Count} of {clusterCount} remote etcds could start ({startFailure}); running with {remotes.Count}");
+    }
+
+    // Populate (not measured): entries first, then the cluster config and the synced canaries, as an apiserver would.
+    var populate = Stopwatch.StartNew();
+    await Parallel.ForEachAsync(remotes.Clusters, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = stop.Token }, async (remote, ct) =>
+    {
+        var puts = new List<(string Key, byte[] Value)>();
+        for (var n = 0; n < nodesPer; n++)
+        {
+            puts.Add((ClusterMeshKeys.Node(remote.Name, NodeName(n)), ClusterMeshJson.Serialize(NodeValue(remote, n, 0))));
+        }
+
+        for (var k = 0; k < identitiesPer; k++)
+        {
+            puts.Add((ClusterMeshKeys.Identity(remote.IdentityRange.First + (uint)k), ClusterMeshJson.Serialize(IdentityValue(remote, k))));
+        }
+
+        for (var k = 0; k < ipsPer; k++)
+        {
+            var ip = IpValue(remote, k, 0, identitiesPer);
+            puts.Add((ClusterMeshKeys.Ip(ip.IP), ClusterMeshJson.Serialize(ip)));
+        }
+
+        for (var s = 0; s < servicesPer; s++)
+        {
+            puts.Add((ClusterMeshKeys.Service(remote.Name, "shop", ServiceName(s)), ClusterMeshJson.Serialize(ServiceValue(remote, s, 0))));
+        }
+
+        await PutAllAsync(remote.Client, puts, ct);
+        var config = new CiliumClusterConfig { Id = remote.Id, Capabilities = new ClusterCapabilities { SyncedCanaries = true, MaxConnectedClusters = 255 } };
+        List<(string Key, byte[] Value)> meta = [(ClusterMeshKeys.ClusterConfig(remote.Name), ClusterMeshJson.Serialize(config)), Heartbeat()];
+        meta.AddRange(ClusterMeshKindExtensions.All.Select(kind => (ClusterMeshKeys.StateSyncedCanary(kind, remote.Name), Encoding.UTF8.GetBytes(ClusterMeshTimestamp.Format(DateTimeOffset.UtcNow)))));
+        await PutAllAsync(remote.Client, meta, ct);
+        await File.WriteAllTextAsync(Path.Combine(configDirectory, remote.Name), $"endpoints:\n- {remote.Endpoint}\n", ct);
+    });
+    var populateSeconds = populate.Elapsed.TotalSeconds;
+    Console.WriteLine($"populated {remotes.Count * (nodesPer + ipsPer + identitiesPer + servicesPer)} entries in {populateSeconds:0.0} s (not part of the measured time)");
+
+    // Heartbeats keep every remote alive for the whole run.
+    using var heartbeatStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+    var heartbeats = Task.Run(async () =>
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(heartbeatStop.Token))
+            {
+                await Parallel.ForEachAsync(remotes.Clusters, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = heartbeatStop.Token }, async (remote, ct) =>
+                {
+                    var (key, value) = Heartbeat();
+                    await remote.Client.PutAsync(key, value, cancellationToken: ct);
+                });
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    });
+
+    // (1) the real executable mirrors every remote: time until all are Ready and every local cache canary exists.
+    var healthPort = LoopbackPorts.Pick(1)[0];
+    var exe = Path.Combine(AppContext.BaseDirectory, "clustermesh-apiserver.dll");
+    var psi = new ProcessStartInfo("dotnet", [exe, "--cluster-name", "local", "--cluster-id", "1", "--etcd-endpoints", meshEtcd.ClientEndpoints[0].ToString(),
+        "--kubeconfig", kubeconfig, "--context", "local", "--health-listen", $"127.0.0.1:{healthPort}", "--clustermesh-config", configDirectory])
+    {
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+        UseShellExecute = false,
+    };
+
+    // The apiserver's own temp files (the runtime's diagnostic pipes) stay where they would be without this bench.
+    psi.Environment["TMPDIR"] = originalTmpDir;
+    var started = Stopwatch.StartNew();
+    apiserver = Process.Start(psi)!;
+    var cpuAtStart = CpuSeconds(apiserver.Id);
+    var output = new ConcurrentQueue<string>();
+    apiserver.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+    apiserver.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+    apiserver.BeginOutputReadLine();
+    apiserver.BeginErrorReadLine();
+    using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{healthPort}/"), Timeout = TimeSpan.FromSeconds(10) };
+    var readyAt = new Dictionary<string, double>(StringComparer.Ordinal);
+    var canariesNeeded = remotes.Count * ClusterMeshKindExtensions.All.Count;
+    double? allReadySeconds = null;
+    double? allCanariesSeconds = null;
+    var cacheCanaries = 0;
+    var synced = true;
+    var deadline = TimeSpan.FromSeconds(ArgInt("--deadline-seconds") ?? (quick ? 120 : 300));
+    while (allReadySeconds is null || allCanariesSeconds is null)
+    {
+        stop.Token.ThrowIfCancellationRequested();
+        if (apiserver.HasExited)
+        {
+            throw new InvalidOperationException($"clustermesh-apiserver exited with {apiserver.ExitCode}:\n{string.Join('\n', output.TakeLast(30))}");
+        }
+
+        if (started.Elapsed > deadline)
+        {
+            // Reported as missed; the churn still runs, on a mesh that is catching up.
+            Console.WriteLine($"NOT SYNCED after {deadline.TotalSeconds:0} s: {readyAt.Count} of {remotes.Count} remotes Ready with their cache synced, {cacheCanaries} of {canariesNeeded} cache canaries");
+            synced = false;
+            break;
+        }
+
+        var status = await TryGetStatusAsync(http, stop.Token);
+        var now = started.Elapsed.TotalSeconds;
+        if (status?["kvstoremesh"] is { } kvstoremesh)
+        {
+            foreach (var remote in kvstoremesh["remotes"]?["clusters"]?.AsArray() ?? [])
+            {
+                var name = (string?)remote?["name"];
+                if (name is not null && (string?)remote?["state"] == "Ready" && CacheSynced(kvstoremesh, name) && !readyAt.ContainsKey(name))
+                {
+                    readyAt[name] = now;
+                }
+            }
+        }
+
+        if (allReadySeconds is null && readyAt.Count >= remotes.Count)
+        {
+            allReadySeconds = now;
+        }
+
+        if (allCanariesSeconds is null)
+        {
+            try
+            {
+                var canaries = await mesh.ListPrefixAsync(ClusterMeshKeys.SyncedPrefix + "/", keysOnly: true, cancellationToken: stop.Token);
+                cacheCanaries = canaries.Kvs.Count(kv => kv.Key.ToStringUtf8().Contains("/" + ClusterMeshKeys.CacheRoot + "/", StringComparison.Ordinal));
+                if (cacheCanaries >= canariesNeeded)
+                {
+                    allCanariesSeconds = started.Elapsed.TotalSeconds;
+                }
+            }
+            catch (EtcdException)
+            {
+                // The local etcd is busy with kvstoremesh's writes: count again at the next poll.
+            }
+        }
+
+        await Task.Delay(100, stop.Token);
+    }
+
+    var syncSeconds = synced ? Math.Max(allReadySeconds!.Value, allCanariesSeconds!.Value) : double.NaN;
+    var syncCores = (CpuSeconds(apiserver.Id) - cpuAtStart) / started.Elapsed.TotalSeconds;
+    var peakAfterSync = PeakRssMiB(apiserver.Id);
+    var cached = new Dictionary<string, long>(StringComparer.Ordinal);
+    foreach (var prefix in new[] { ClusterMeshKeys.NodesCachePrefix, ClusterMeshKeys.ServicesCachePrefix, ClusterMeshKeys.IdentitiesCachePrefix, ClusterMeshKeys.IpCachePrefix })
+    {
+        try
+        {
+            cached[prefix] = await mesh.CountPrefixAsync(prefix + "/", stop.Token);
+        }
+        catch (EtcdException)
+        {
+            cached[prefix] = -1;
+        }
+    }
+
+    // (2) churn: random changes to ip entries (70 %), nodes (15 %) and services (15 %) in random remotes. The lag is from
+    // just before the remote put to the event of that key with that value in a watch on the local cache.
+    // Per cache key, the changes put and not yet seen, in put order. kvstoremesh may coalesce quick changes of one key
+    // into the last one: an arrival settles the earlier changes of that key as well.
+    var pending = new ConcurrentDictionary<string, List<(string Value, long At)>>(StringComparer.Ordinal);
+    var lags = new ConcurrentBag<double>();
+    using var churnStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+    var head = (await mesh.GetPrefixAsync(ClusterMeshKeys.CacheRoot + "/", limit: 1, cancellationToken: stop.Token)).Header.Revision;
+    var watcher = Task.Run(async () =>
+    {
+        try
+        {
+            await foreach (var response in mesh.WatchPrefixAsync(ClusterMeshKeys.CacheRoot + "/", head + 1, cancellationToken: churnStop.Token))
+            {
+                var now = Stopwatch.GetTimestamp();
+                foreach (var ev in response.Events)
+                {
+                    if (ev.Type != Event.Types.EventType.Put || !pending.TryGetValue(ev.Kv.Key.ToStringUtf8(), out var queued))
+                    {
+                        continue;
+                    }
+
+                    var value = ev.Kv.Value.ToStringUtf8();
+                    lock (queued)
+                    {
+                        var seen = queued.FindIndex(c => c.Value == value);
+                        foreach (var (_, at) in queued.Take(seen + 1))
+                        {
+                            lags.Add(Stopwatch.GetElapsedTime(at, now).TotalMilliseconds);
+                        }
+
+                        queued.RemoveRange(0, seen + 1);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    });
+
+    var random = new Random(42);
+    var changes = churnRate * churnSeconds;
+    var failures = 0;
+    var cpuBeforeChurn = CpuSeconds(apiserver.Id);
+    var churn = Stopwatch.StartNew();
+    var inflight = new List<Task>();
+    using (var slots = new SemaphoreSlim(256))
+    {
+        for (var n = 0; n < changes; n++)
+        {
+            // Pace: change n is due at n / rate seconds.
+            var wait = TimeSpan.FromSeconds(n / (double)churnRate) - churn.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, stop.Token);
+            }
+
+            var remote = remotes.Clusters[random.Next(remotes.Count)];
+            var version = n + 1;
+            var pick = random.Next(100);
+            var (kind, key, value) = pick switch
+            {
+                < 70 => Ip(remote, random.Next(ipsPer), version),
+                < 85 => NodeChange(remote, random.Next(nodesPer), version),
+                _ => Service(remote, random.Next(servicesPer), version),
+            };
+            if (!ClusterMeshKeys.TryMapToCacheKey(kind, remote.Name, key, out var cacheKey))
+            {
+                throw new InvalidOperationException($"no cache key for {key}");
+            }
+
+            await slots.WaitAsync(stop.Token);
+            var list = pending.GetOrAdd(cacheKey, _ => []);
+            lock (list)
+            {
+                list.Add((Encoding.UTF8.GetString(value), Stopwatch.GetTimestamp()));
+            }
+
+            inflight.Add(PutAsync(remote, key, value));
+        }
+
+        await Task.WhenAll(inflight);
+
+        async Task PutAsync(RemoteCluster remote, string key, byte[] value)
+        {
+            try
+            {
+                await remote.Client.PutAsync(key, value, cancellationToken: stop.Token);
+            }
+            catch (EtcdException)
+            {
+                Interlocked.Increment(ref failures);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }
+    }
+
+    var achievedRate = changes / churn.Elapsed.TotalSeconds;
+    var settle = Stopwatch.StartNew();
+    while (lags.Count < changes - failures && settle.Elapsed < TimeSpan.FromSeconds(30))
+    {
+        await Task.Delay(50, stop.Token);
+    }
+
+    var churnCores = (CpuSeconds(apiserver.Id) - cpuBeforeChurn) / churn.Elapsed.TotalSeconds;
+    await churnStop.CancelAsync();
+    await watcher;
+    var peak = PeakRssMiB(apiserver.Id);
+    await heartbeatStop.CancelAsync();
+    await heartbeats;
+
+    var report = new Report();
+    report.Add("start → remote Ready and cache synced", $"{readyAt.Count} of {remotes.Count} clusters", readyAt.Count == 0 ? [double.NaN] : [.. readyAt.Values.Select(s => s * 1000)], "ms");
+    report.Add("start → all Ready + all cache canaries", $"{remotes.Count} clusters, {remotes.Count * (nodesPer + ipsPer + identitiesPer + servicesPer)} entries", [synced ? syncSeconds * 1000 : double.NaN], "ms");
+    report.Add("churn lag (remote put → local cache event)", $"{achievedRate:0}/s for {churnSeconds} s", lags.IsEmpty ? [double.NaN] : [.. lags], "ms");
+    report.Add("apiserver CPU, start → synced", "cores (CPU s / wall s)", [syncCores], "cores");
+    report.Add("apiserver CPU, churn", "cores (CPU s / wall s)", [churnCores], "cores");
+    report.Add("apiserver peak RSS (VmHWM)", "after sync / after churn", [peakAfterSync, peak], "MiB");
+    report.Print();
+    Console.WriteLine();
+    if (remotes.Count < clusterCount)
+    {
+        Console.WriteLine($"NOTE: ran with {remotes.Count} of the {clusterCount} requested clusters");
+    }
+
+    Console.WriteLine($"cached: {string.Join(", ", cached.Select(c => $"{c.Value} {c.Key[(ClusterMeshKeys.CacheRoot.Length + 1)..^3]}"))} (expected {remotes.Count * nodesPer} nodes, {remotes.Count * servicesPer} services, {remotes.Count * identitiesPer} identities, {remotes.Count * ipsPer} ip)");
+    Console.WriteLine($"populate (not measured): {remotes.Count} etcds started in {etcdStartSeconds:0.0} s ({(remotesOnTmpfs ? "tmpfs" : "disk")} data dirs), populated in {populateSeconds:0.0} s");
+    Console.WriteLine($"churn: {lags.Count} of {changes} changes seen, {failures} puts failed; ready: all Ready at {Seconds(allReadySeconds)}, all cache canaries at {Seconds(allCanariesSeconds)}");
+    Console.WriteLine($"target all ready ≤ {readyTarget.TotalSeconds:0} s: {syncSeconds:0.0} s — {(synced && syncSeconds <= readyTarget.TotalSeconds ? "met" : "missed")}");
+    var p99 = lags.IsEmpty ? double.NaN : Stats.Percentile([.. lags], 0.99);
+    Console.WriteLine($"target churn lag p99 ≤ {LagTargetMs:0} ms: {p99:0.0} ms — {(p99 <= LagTargetMs && lags.Count >= (changes - failures) * 0.99 ? "met" : "missed")}");
+    Console.WriteLine($"target peak memory ≤ {MemoryTargetMiB:0} MiB: {peak:0} MiB — {(peak <= MemoryTargetMiB ? "met" : "missed")}");
+    Console.WriteLine("(2 shared cores: the remote etcds, the local etcd and this bench run on the same cores as the apiserver)");
+
+    var warnings = output.Where(line => line.Contains(" warn: ", StringComparison.Ordinal) || line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal)).ToList();
+    Console.WriteLine($"apiserver warnings/errors logged: {warnings.Count}");
+    foreach (var line in warnings.Take(5))
+    {
+        Console.WriteLine($"  {line}");
+    }
+}
+catch (Exception ex) when (ex is EtcdException or TimeoutException or InvalidOperationException or IOException or HttpRequestException or OperationCanceledException)
+{
+    // Caught rather than left unhandled so that every child process is stopped on the way out.
+    Console.WriteLine($"bench failed: {ex}");
+    Environment.ExitCode = 1;
+}
+finally
+{
+    if (apiserver is { HasExited: false })
+    {
+        apiserver.Kill(entireProcessTree: true);
+        await apiserver.WaitForExitAsync(CancellationToken.None);
+    }
+
+    apiserver?.Dispose();
+    Directory.Delete(directory, recursive: true);
+
+    // The local etcds are disposed (await using in the try block) before this runs.
+    if (tmpfs is not null)
+    {
+        Directory.Delete(tmpfs, recursive: true);
+    }
+}
+
+(ClusterMeshKind Kind, string Key, byte[] Value) Ip(RemoteCluster remote, int k, int version)
+{
+    var ip = IpValue(remote, k, version, identitiesPer);
+    return (ClusterMeshKind.Ips, ClusterMeshKeys.Ip(ip.IP), ClusterMeshJson.Serialize(ip));
+}
+
+static (ClusterMeshKind Kind, string Key, byte[] Value) NodeChange(RemoteCluster remote, int n, int version)
+    => (ClusterMeshKind.Nodes, ClusterMeshKeys.Node(remote.Name, NodeName(n)), ClusterMeshJson.Serialize(NodeValue(remote, n, version)));
+
+static (ClusterMeshKind Kind, string Key, byte[] Value) Service(RemoteCluster remote, int s, int version)
+    => (ClusterMeshKind.Services, ClusterMeshKeys.Service(remote.Name, "shop", ServiceName(s)), ClusterMeshJson.Serialize(ServiceValue(remote, s, version)));
+
+int? ArgInt(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : null;
+}
+
+// The fixture's --data-dir is overridden by a later one (etcd's flags: the last one wins).
+static string[] DataDir(string? tmpfs, string name) => tmpfs is null ? [] : ["--data-dir=" + Path.Combine(tmpfs, name)];
+
+static string Seconds(double? seconds) => seconds is { } s ? s.ToString("0.0 s", CultureInfo.InvariantCulture) : "never (within the deadline)";
+
+static string NodeName(int n) => $"node-{n:D3}";
+
+static string ServiceName(int s) => $"svc-{s:D3}";
+
+static (string Key, byte[] Value) Heartbeat() => (ClusterMeshKeys.Heartbeat, Encoding.UTF8.GetBytes(ClusterMeshTimestamp.Format(DateTimeOffset.UtcNow)));
+
+// Churn changes the boot ID (a restarted agent), so every version is a distinct value.
+static Node NodeValue(RemoteCluster remote, int n, int version) => new()
+{
+    Name = NodeName(n),
+    Cluster = remote.Name,
+    ClusterId = remote.Id,
+    IPAddresses = [new NodeAddress { Type = "InternalIP", IP = $"172.16.{remote.Id}.{n + 1}" }],
+    IPv4AllocCidr = NodeCidr.Create($"10.{remote.Id}.{n}.0", 24),
+    IPv4HealthIP = $"10.{remote.Id}.{n}.10",
+    Source = "custom-resource",
+    Labels = ImmutableDictionary<string, string>.Empty.Add("kubernetes.io/hostname", NodeName(n)),
+    BootId = $"boot-{version}",
+};
+
+static IdentityLabels IdentityValue(RemoteCluster remote, int k) => IdentityLabels.Create(
+[
+    new IdentityLabel("k8s", "app", $"app-{k}"),
+    new IdentityLabel("k8s", "io.kubernetes.pod.namespace", "shop"),
+]).WithCluster(remote.Name);
+
+// Churn moves the pod to another identity of its cluster and records the version in its metadata.
+static IPIdentityPair IpValue(RemoteCluster remote, int k, int version, int identities) => new()
+{
+    IP = $"10.{remote.Id}.{k / 250}.{(k % 250) + 1}",
+    HostIP = $"172.16.{remote.Id}.{(k % 100) + 1}",
+    Id = remote.IdentityRange.First + (uint)((k + version) % identities),
+    Metadata = version == 0 ? string.Empty : $"v{version}",
+    K8sNamespace = "shop",
+    K8sPodName = $"pod-{k:D4}",
+};
+
+// Churn changes one backend port (a rollout).
+static ClusterService ServiceValue(RemoteCluster remote, int s, int version)
+{
+    var backends = ImmutableDictionary<string, ImmutableDictionary<string, L4Addr>>.Empty;
+    for (var b = 0; b < 5; b++)
+    {
+        backends = backends.Add($"10.{remote.Id}.{200 + (s / 50)}.{(s % 50 * 5) + b + 1}", ImmutableDictionary<string, L4Addr>.Empty.Add("http", new L4Addr { Protocol = "TCP", Port = (ushort)(8080 + (b == 0 ? version % 50_000 : 0)) }));
+    }
+
+    return new ClusterService
+    {
+        Cluster = remote.Name,
+        Namespace = "shop",
+        Name = ServiceName(s),
+        ClusterId = remote.Id,
+        Frontends = ImmutableDictionary<string, ImmutableDictionary<string, L4Addr>>.Empty.Add($"172.20.{remote.Id}.{s + 1}", ImmutableDictionary<string, L4Addr>.Empty.Add("http", new L4Addr { Protocol = "TCP", Port = 80 })),
+        Backends = backends,
+        Shared = true,
+    };
+}
+
+static async Task PutAllAsync(IEtcdClient client, List<(string Key, byte[] Value)> puts, CancellationToken cancellationToken)
+{
+    const int Batch = 100;
+    for (var start = 0; start < puts.Count; start += Batch)
+    {
+        var txn = new TxnRequest();
+        foreach (var (key, value) in puts.Skip(start).Take(Batch))
+        {
+            txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFrom(value) } });
+        }
+
+        await client.TxnAsync(txn, cancellationToken);
+    }
+}
+
+static bool CacheSynced(JsonNode kvstoremesh, string cluster)
+{
+    var kinds = kvstoremesh["cache"]?[cluster]?["kinds"]?.AsObject();
+    return kinds is { Count: 4 } && kinds.All(kind => (bool?)kind.Value?["synced"] == true);
+}
+
+static async Task<JsonNode?> TryGetStatusAsync(HttpClient http, CancellationToken cancellationToken)
+{
+    try
+    {
+        return JsonNode.Parse(await http.GetStringAsync("status", cancellationToken));
+    }
+    catch (HttpRequestException)
+    {
+        return null;
+    }
+    catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+    {
+        // A /status slower than the client timeout while the apiserver is busy: poll again.
+        return null;
+    }
+}
+
+// utime + stime from /proc/<pid>/stat, in seconds (USER_HZ is 100 on Linux).
+static double CpuSeconds(int pid)
+{
+    var stat = File.ReadAllText($"/proc/{pid}/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+}
+
+// VmHWM: the peak resident set of the process.
+static double PeakRssMiB(int pid) => StatusKiB(pid, "VmHWM:") / 1024;
+
+static double StatusKiB(int pid, string field)
+{
+    foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+    {
+        if (line.StartsWith(field, StringComparison.Ordinal))
+        {
+            return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        }
+    }
+
+    return double.NaN;
+}
+
+static long FreeMiB()
+{
+    foreach (var line in File.ReadLines("/proc/meminfo"))
+    {
+        if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+        {
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+        }
+    }
+
+    return -1;
+}
