@@ -102,27 +102,14 @@ internal static class ProcessRunner
         timeout.CancelAfter(options.Timeout);
         try
         {
-            if (options.StandardInput is { } input)
-            {
-                await process.StandardInput.WriteAsync(input.AsMemory(), timeout.Token).ConfigureAwait(false);
-            }
-
-            process.StandardInput.Close();
+            await WriteInputAsync(process, options.StandardInput, timeout.Token).ConfigureAwait(false);
             await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException)
+        catch (OperationCanceledException)
         {
             Kill(process);
             cancellationToken.ThrowIfCancellationRequested();
-            if (e is IOException && !timeout.IsCancellationRequested)
-            {
-                // stdin closed early: the command did not read its input; its exit code says the rest.
-                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                throw new TimeoutException($"`{commandLine}` did not finish within {options.Timeout.TotalSeconds:0.#}s and was killed");
-            }
+            throw new TimeoutException($"`{commandLine}` did not finish within {options.Timeout.TotalSeconds:0.#}s and was killed");
         }
 
         return new ProcessResult(commandLine, process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
@@ -141,6 +128,23 @@ internal static class ProcessRunner
         => arg.Length > 0 && arg.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=,+@%".Contains(c))
             ? arg
             : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static async Task WriteInputAsync(Process process, string? input, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (input is not null)
+            {
+                await process.StandardInput.WriteAsync(input.AsMemory(), cancellationToken).ConfigureAwait(false);
+            }
+
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The command closed its stdin without reading it all; its exit code says the rest.
+        }
+    }
 
     private static void Kill(Process process)
     {

@@ -1,3 +1,4 @@
+using Federation.NodeAgent.Processes;
 using Federation.NodeAgent.Tunnels;
 using Xunit.Abstractions;
 
@@ -71,7 +72,7 @@ public sealed class IpsecTests(ITestOutputHelper output)
                 "ip xfrm policy add src 10.102.2.0/24 dst 10.101.1.0/24 dir in tmpl src 192.168.77.3 dst 192.168.77.1 proto esp reqid 1 mode tunnel",
                 "ip xfrm policy add src 10.102.2.0/24 dst 10.101.1.0/24 dir fwd tmpl src 192.168.77.3 dst 192.168.77.1 proto esp reqid 1 mode tunnel",
             ],
-            config.Commands.Select(c => Processes.ProcessRunner.FormatCommandLine("ip", c)));
+            config.Commands.Select(c => ProcessRunner.FormatCommandLine("ip", c)));
     }
 
     [Fact]

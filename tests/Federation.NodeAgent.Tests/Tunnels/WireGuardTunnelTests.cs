@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Federation.Etcd.ClusterMesh;
+using Federation.NodeAgent.Processes;
 using Federation.NodeAgent.Tunnels;
 using Xunit.Abstractions;
 
@@ -303,7 +304,7 @@ public sealed class WireGuardTunnelTests(ITestOutputHelper output)
     private static string Key(byte fill) => Convert.ToBase64String(Enumerable.Repeat(fill, 32).ToArray());
 
     private static async Task<string> ProcessRunnerRoutes(string netns)
-        => (await Processes.ProcessRunner.RunCheckedAsync("ip", ["-n", netns, "route", "show", "table", "all"])).StandardOutput;
+        => (await ProcessRunner.RunCheckedAsync("ip", ["-n", netns, "route", "show", "table", "all"])).StandardOutput;
 
     private static List<int> WireGuardGoProcesses(string interfaceName)
         => [.. Directory.EnumerateDirectories("/proc")
