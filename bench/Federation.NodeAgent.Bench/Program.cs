@@ -147,11 +147,6 @@ try
         applySamples = applyMs;
     }
 
-    report.Add("program maps", $"{programServices} svc x {BackendsPerService} (empty maps)", applySeconds, "s");
-    report.Add("program maps", $"remove {programServices} svc x {BackendsPerService}", removeSeconds, "s");
-    report.Add("failover (10k svc programmed)", "desired state → first connect to remote", failoverSamples, "ms");
-    report.Add("failover (10k svc programmed)", "ServiceMapWriter.Apply alone", applySamples, "ms");
-
     // Latencies of all rounds in one row per case; connect rates as the median of the rounds.
     foreach (var key in order)
     {
@@ -164,6 +159,11 @@ try
         var (workload, @case) = Split(key);
         report.AddRate($"{workload}: connect+close rate, median of {rounds} rounds", @case, Stats.Median(rates[key]));
     }
+
+    report.Add("program maps", $"{programServices} svc x {BackendsPerService} (empty maps)", applySeconds, "s");
+    report.Add("program maps", $"remove {programServices} svc x {BackendsPerService}", removeSeconds, "s");
+    report.Add("failover (10k svc programmed)", "desired state → first connect to remote", failoverSamples, "ms");
+    report.Add("failover (10k svc programmed)", "ServiceMapWriter.Apply alone", applySamples, "ms");
 
     report.Print();
     Console.WriteLine();
