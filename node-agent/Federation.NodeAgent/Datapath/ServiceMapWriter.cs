@@ -19,7 +19,7 @@ internal sealed partial class ServiceMapWriter
 {
     private const byte ScopeExternal = 0;
 
-    private readonly LbMaps _maps;
+    private readonly ILbMapOps _maps;
     private readonly ILogger<ServiceMapWriter> _logger;
 
     private Dictionary<LbFrontend, Programmed> _services = [];
@@ -30,6 +30,12 @@ internal sealed partial class ServiceMapWriter
     private IdAllocator _revNatAllocator = new(ushort.MaxValue);
 
     public ServiceMapWriter(LbMaps maps, ILogger<ServiceMapWriter> logger)
+        : this(new PinnedLbMapOps(maps), logger)
+    {
+    }
+
+    /// <summary>A writer over any implementation of the map operations (tests record and check them).</summary>
+    public ServiceMapWriter(ILbMapOps maps, ILogger<ServiceMapWriter> logger)
     {
         _maps = maps;
         _logger = logger;
@@ -94,7 +100,7 @@ internal sealed partial class ServiceMapWriter
             }
 
             var id = _backendIdAllocator.Allocate();
-            _maps.Backends.Update(id, ToValue(backend));
+            _maps.UpdateBackend(id, ToValue(backend));
             _backendIds[backend] = id;
             _backends[id] = backend;
             backendsAdded++;
@@ -110,7 +116,7 @@ internal sealed partial class ServiceMapWriter
             {
                 if (current is null || slot > current.BackendIds.Length || current.BackendIds[slot - 1] != ids[slot - 1])
                 {
-                    _maps.Services.Update(Key(frontend, slot), new LbServiceValue { BackendId = ids[slot - 1] });
+                    _maps.UpdateService(Key(frontend, slot), new LbServiceValue { BackendId = ids[slot - 1] });
                     slotsWritten++;
                 }
             }
@@ -124,7 +130,7 @@ internal sealed partial class ServiceMapWriter
         {
             if (programmed.MasterStale)
             {
-                _maps.Services.Update(Key(frontend, 0), new LbServiceValue { Count = (ushort)programmed.BackendIds.Length, RevNatId = programmed.RevNatId });
+                _maps.UpdateService(Key(frontend, 0), new LbServiceValue { Count = (ushort)programmed.BackendIds.Length, RevNatId = programmed.RevNatId });
                 mastersWritten++;
             }
         }
@@ -134,7 +140,7 @@ internal sealed partial class ServiceMapWriter
         {
             for (var slot = programmed.BackendIds.Length + 1; slot <= programmed.SlotsInMap; slot++)
             {
-                _maps.Services.Delete(Key(frontend, slot));
+                _maps.DeleteService(Key(frontend, slot));
                 slotsDeleted++;
             }
 
@@ -148,10 +154,10 @@ internal sealed partial class ServiceMapWriter
                 continue;
             }
 
-            _maps.Services.Delete(Key(frontend, 0));
+            _maps.DeleteService(Key(frontend, 0));
             for (var slot = 1; slot <= programmed.SlotsInMap; slot++)
             {
-                _maps.Services.Delete(Key(frontend, slot));
+                _maps.DeleteService(Key(frontend, slot));
             }
 
             _revNatAllocator.Release(programmed.RevNatId);
@@ -160,7 +166,14 @@ internal sealed partial class ServiceMapWriter
 
         foreach (var key in _staleKeys)
         {
-            _maps.Services.Delete(key);
+            // A slot an interrupted apply left without a master may belong to a service this apply
+            // (re)created: it has just been overwritten and is counted, so it stays.
+            if (key.Scope == ScopeExternal && key.Slot != 0 && next.TryGetValue(FromKey(key), out var owner) && key.Slot <= owner.BackendIds.Length)
+            {
+                continue;
+            }
+
+            _maps.DeleteService(key);
             slotsDeleted++;
         }
 
@@ -171,7 +184,7 @@ internal sealed partial class ServiceMapWriter
         var referenced = next.Values.SelectMany(p => p.BackendIds).ToHashSet();
         foreach (var (id, backend) in _backends.Where(entry => !referenced.Contains(entry.Key)).ToList())
         {
-            _maps.Backends.Delete(id);
+            _maps.DeleteBackend(id);
             _backends.Remove(id);
             _backendIds.Remove(backend);
             _backendIdAllocator.Release(id);
@@ -185,18 +198,18 @@ internal sealed partial class ServiceMapWriter
     public IReadOnlyList<ServiceMapRow> Dump()
     {
         var backends = new Dictionary<uint, LbBackendValue>();
-        foreach (var id in _maps.Backends.Keys<uint>())
+        foreach (var id in _maps.BackendKeys())
         {
-            if (_maps.Backends.TryLookup(id, out LbBackendValue value))
+            if (_maps.TryLookupBackend(id, out LbBackendValue value))
             {
                 backends[id] = value;
             }
         }
 
         var rows = new List<(LbServiceKey Key, ServiceMapRow Row)>();
-        foreach (var key in _maps.Services.Keys<LbServiceKey>())
+        foreach (var key in _maps.ServiceKeys())
         {
-            if (!_maps.Services.TryLookup(key, out LbServiceValue value))
+            if (!_maps.TryLookupService(key, out LbServiceValue value))
             {
                 continue;
             }
@@ -245,9 +258,9 @@ internal sealed partial class ServiceMapWriter
         var backends = new Dictionary<uint, LbBackend>();
         var backendIds = new Dictionary<LbBackend, uint>();
         var backendAllocator = new IdAllocator(LbMapNames.BackendMapSize);
-        foreach (var id in _maps.Backends.Keys<uint>())
+        foreach (var id in _maps.BackendKeys())
         {
-            if (!_maps.Backends.TryLookup(id, out LbBackendValue value))
+            if (!_maps.TryLookupBackend(id, out LbBackendValue value))
             {
                 continue;
             }
@@ -262,9 +275,9 @@ internal sealed partial class ServiceMapWriter
         var masters = new Dictionary<LbFrontend, LbServiceValue>();
         var slots = new Dictionary<(LbFrontend, int), (LbServiceKey Key, uint BackendId)>();
         var stale = new List<LbServiceKey>();
-        foreach (var key in _maps.Services.Keys<LbServiceKey>())
+        foreach (var key in _maps.ServiceKeys())
         {
-            if (!_maps.Services.TryLookup(key, out LbServiceValue value))
+            if (!_maps.TryLookupService(key, out LbServiceValue value))
             {
                 continue;
             }

@@ -166,6 +166,12 @@ internal sealed partial class AgentHost : IAsyncDisposable
             skipped[reason] = count;
         }
 
+        var skippedBackends = new JsonObject();
+        foreach (var (reason, count) in programmed.SkippedBackends)
+        {
+            skippedBackends[reason] = count;
+        }
+
         var counters = datapath.ReadCounters();
         return new JsonObject
         {
@@ -187,6 +193,7 @@ internal sealed partial class AgentHost : IAsyncDisposable
             ["services"] = services,
             ["backendsPerCluster"] = perCluster,
             ["skippedFrontends"] = skipped,
+            ["skippedBackends"] = skippedBackends,
             ["datapath"] = new JsonObject
             {
                 ["pinDirectory"] = options.PinDirectory,

@@ -55,6 +55,10 @@ internal sealed class AgentMetrics : IDisposable
             "federation_agent_skipped_frontends",
             () => state.Programmed.SkippedFrontends.Select(s => new Measurement<int>(s.Value, new KeyValuePair<string, object?>("reason", s.Key))),
             description: "Frontends the last apply could not program (ipv6: no v6 datapath yet).");
+        _meter.CreateObservableGauge(
+            "federation_agent_skipped_backends",
+            () => state.Programmed.SkippedBackends.Select(s => new Measurement<int>(s.Value, new KeyValuePair<string, object?>("reason", s.Key))),
+            description: "Backends the last apply left out of their service's slots (invalid-address, ipv6, port-zero, protocol); the rest of the service is programmed.");
         _meter.CreateObservableCounter(
             "federation_agent_datapath_translations_total", () => Counter(datapath, c => c.Translations), description: "connect/sendmsg rewrites of a VIP to a backend.");
         _meter.CreateObservableCounter(

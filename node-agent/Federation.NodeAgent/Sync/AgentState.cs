@@ -23,9 +23,10 @@ internal sealed record ProgrammedState(
     int ServiceMapEntries,
     int BackendMapEntries,
     ImmutableDictionary<string, int> SkippedFrontends,
+    ImmutableDictionary<string, int> SkippedBackends,
     DateTimeOffset At)
 {
-    public static ProgrammedState Empty { get; } = new([], 0, 0, ImmutableDictionary<string, int>.Empty, DateTimeOffset.MinValue);
+    public static ProgrammedState Empty { get; } = new([], 0, 0, ImmutableDictionary<string, int>.Empty, ImmutableDictionary<string, int>.Empty, DateTimeOffset.MinValue);
 
     /// <summary>Distinct programmed backends per cluster name.</summary>
     public ImmutableSortedDictionary<string, int> BackendsPerCluster => Services

@@ -10,7 +10,8 @@ namespace Federation.NodeAgent.Sync;
 internal sealed record DesiredServices(
     ImmutableArray<LbService> Services,
     ImmutableArray<ProgrammedService> Programmed,
-    ImmutableDictionary<string, int> Skipped)
+    ImmutableDictionary<string, int> Skipped,
+    ImmutableDictionary<string, int> SkippedBackends)
 {
     /// <summary>Skip reasons (the <c>reason</c> label of the skipped-frontends metric).</summary>
     public const string SkippedIpv6 = "ipv6";
@@ -18,10 +19,15 @@ internal sealed record DesiredServices(
     public const string SkippedInvalidAddress = "invalid-address";
     public const string SkippedDuplicateFrontend = "duplicate-frontend";
 
+    /// <summary>Backend skip reason: the port is 0 (a remote entry or slice port that names no port).</summary>
+    public const string SkippedPortZero = "port-zero";
+
     /// <summary>
     /// One <see cref="LbService"/> per IPv4 TCP/UDP frontend, with the merge's backends in its order. IPv6 frontends
     /// (the datapath has no v6 programs yet), other protocols and unparsable addresses are skipped and counted by reason;
-    /// an IPv6 backend of an IPv4 frontend is left out of the slots.
+    /// an IPv6 backend of an IPv4 frontend is left out of the slots. A backend that cannot be programmed (an unparsable or
+    /// IPv6 address, port 0, a protocol other than the frontend's) is left out alone and counted by reason in
+    /// <see cref="SkippedBackends"/>: remote clusters' entries are not checked before they get here.
     /// </summary>
     public static DesiredServices From(IEnumerable<MergedService> merged)
     {
@@ -29,6 +35,7 @@ internal sealed record DesiredServices(
         var services = ImmutableArray.CreateBuilder<LbService>();
         var programmed = ImmutableArray.CreateBuilder<ProgrammedService>();
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
+        var skippedBackends = new Dictionary<string, int>(StringComparer.Ordinal);
         var seen = new HashSet<LbFrontend>();
         foreach (var service in merged)
         {
@@ -64,9 +71,9 @@ internal sealed record DesiredServices(
                 var shown = ImmutableArray.CreateBuilder<ProgrammedBackend>();
                 foreach (var backend in frontend.Backends)
                 {
-                    if (!IPAddress.TryParse(backend.Ip, out var address) || address.AddressFamily != AddressFamily.InterNetwork
-                        || !TryProtocol(backend.Protocol, out var backendProtocol) || backendProtocol != protocol)
+                    if (BackendProblem(backend, protocol, out var address) is { } problem)
                     {
+                        Count(skippedBackends, problem);
                         continue;
                     }
 
@@ -84,7 +91,31 @@ internal sealed record DesiredServices(
             }
         }
 
-        return new DesiredServices(services.ToImmutable(), programmed.ToImmutable(), skipped.ToImmutableDictionary(StringComparer.Ordinal));
+        return new DesiredServices(
+            services.ToImmutable(),
+            programmed.ToImmutable(),
+            skipped.ToImmutableDictionary(StringComparer.Ordinal),
+            skippedBackends.ToImmutableDictionary(StringComparer.Ordinal));
+    }
+
+    private static string? BackendProblem(MergedBackend backend, LbProtocol protocol, out IPAddress address)
+    {
+        if (!IPAddress.TryParse(backend.Ip, out address!))
+        {
+            return SkippedInvalidAddress;
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetwork)
+        {
+            return SkippedIpv6;
+        }
+
+        if (backend.Port == 0)
+        {
+            return SkippedPortZero;
+        }
+
+        return TryProtocol(backend.Protocol, out var backendProtocol) && backendProtocol == protocol ? null : SkippedProtocol;
     }
 
     private static bool TryProtocol(string protocol, out LbProtocol result)

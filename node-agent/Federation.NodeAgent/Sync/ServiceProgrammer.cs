@@ -154,7 +154,7 @@ internal sealed partial class ServiceProgrammer : BackgroundService
             var backendEntries = _writer.BackendIds.Count;
             var serviceEntries = desired.Services.Sum(s => 1 + s.Backends.Length);
             var previous = _state.Programmed;
-            var programmed = new ProgrammedState(desired.Programmed, serviceEntries, backendEntries, desired.Skipped, _time.GetUtcNow());
+            var programmed = new ProgrammedState(desired.Programmed, serviceEntries, backendEntries, desired.Skipped, desired.SkippedBackends, _time.GetUtcNow());
             _state.SetProgrammed(programmed);
             _metrics.Applied(_time.GetElapsedTime(started));
             if (initial)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net;
 using Federation.Etcd.ClusterMesh;
 using Federation.Kubernetes.Models;
@@ -39,6 +40,54 @@ public sealed class DesiredServicesTests
         Assert.Equal("default/web", Assert.Single(desired.Programmed).Key);
         Assert.Equal(["c1", "c2"], desired.Programmed[0].Frontends[0].Backends.Select(b => b.Cluster));
     }
+
+    [Fact]
+    public void A_backend_with_an_unparsable_address_or_port_0_is_left_out_alone_and_counted_by_reason()
+    {
+        // A remote ClusterService with bad backends, merged with a local service whose slice has a bad address.
+        var local = new LocalService
+        {
+            Namespace = "default",
+            Name = "web",
+            Global = true,
+            Frontends = [new LocalFrontend("10.96.0.10", "http", "TCP", 80)],
+            Backends =
+            [
+                new LocalBackend { Ip = "10.0.0.2", Ports = Http(8080), State = BackendState.Active },
+                new LocalBackend { Ip = "not-an-ip", Ports = Http(8080), State = BackendState.Active },
+            ],
+        };
+        var remote = new ClusterService
+        {
+            Cluster = "c2",
+            Namespace = "default",
+            Name = "web",
+            ClusterId = 2,
+            Shared = true,
+            IncludeExternal = true,
+            Frontends = ImmutableDictionary<string, ImmutableDictionary<string, L4Addr>>.Empty.Add("10.96.0.10", Http(80)),
+            Backends = ImmutableDictionary<string, ImmutableDictionary<string, L4Addr>>.Empty
+                .Add("10.1.0.2", Http(8080))
+                .Add("10.1.0.3", Http(0))
+                .Add("10.1.0.999", Http(8080))
+                .Add("fd00::2", Http(8080)),
+        };
+        var merged = GlobalServiceMerge.Compute(local, new Dictionary<string, ClusterService> { ["c2"] = remote }, 1, "c1");
+
+        var desired = DesiredServices.From([merged]);
+
+        var service = Assert.Single(desired.Services);
+        Assert.Equal(["10.0.0.2", "10.1.0.2"], service.Backends.Select(b => b.Address.ToString()));
+        Assert.All(service.Backends, b => Assert.Equal(8080, b.Port));
+        Assert.Equal(2, desired.SkippedBackends[DesiredServices.SkippedInvalidAddress]);
+        Assert.Equal(1, desired.SkippedBackends[DesiredServices.SkippedPortZero]);
+        Assert.Equal(1, desired.SkippedBackends[DesiredServices.SkippedIpv6]);
+        Assert.Empty(desired.Skipped);
+        Assert.Equal(["10.0.0.2", "10.1.0.2"], Assert.Single(desired.Programmed).Frontends[0].Backends.Select(b => b.Address));
+    }
+
+    private static ImmutableDictionary<string, L4Addr> Http(ushort port)
+        => ImmutableDictionary<string, L4Addr>.Empty.Add("http", new L4Addr { Protocol = "TCP", Port = port });
 
     [Fact]
     public void Endpoint_conditions_map_to_active_terminating_and_not_ready()
