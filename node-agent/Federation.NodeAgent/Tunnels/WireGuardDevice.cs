@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Federation.NodeAgent.Processes;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Federation.NodeAgent.Tunnels;

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Federation.Etcd.ClusterMesh;
 using Federation.Mesh.Remote;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Federation.NodeAgent.Tunnels;
