@@ -10,8 +10,8 @@
 
 #include <linux/types.h>
 
-#define LB_SERVICE_MAP_SIZE 65536
-#define LB_BACKEND_MAP_SIZE 65536
+#define LB_SERVICE_MAP_SIZE 262144
+#define LB_BACKEND_MAP_SIZE 131072
 #define LB_REVNAT_MAP_SIZE 262144
 
 /* lb_service_key.scope */

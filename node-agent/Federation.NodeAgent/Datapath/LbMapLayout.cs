@@ -73,8 +73,8 @@ internal static class LbMapNames
     public const string RevNat = "lb4_revnat";
     public const string Counters = "lb4_counters";
 
-    public const int ServiceMapSize = 65536;
-    public const int BackendMapSize = 65536;
+    public const int ServiceMapSize = 262144;
+    public const int BackendMapSize = 131072;
     public const int RevNatMapSize = 262144;
 
     public static readonly string[] All = [Services, Backends, RevNat, Counters];
