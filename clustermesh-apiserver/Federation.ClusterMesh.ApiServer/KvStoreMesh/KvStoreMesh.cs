@@ -205,6 +205,7 @@ internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributo
         ConfigPollInterval = _tuning.ConfigPollInterval,
         BackoffMin = _tuning.BackoffMin,
         BackoffMax = _tuning.BackoffMax,
+        DialTimeout = _tuning.DialTimeout,
     };
 
     /// <summary>Cached configs of clusters no longer configured (removed while no replica led) are drained like a removal.</summary>

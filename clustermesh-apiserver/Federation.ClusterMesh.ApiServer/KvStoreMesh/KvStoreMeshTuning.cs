@@ -11,6 +11,13 @@ public sealed class KvStoreMeshTuning
 
     public TimeSpan BackoffMax { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a connection to a remote etcd, and the first answer on a new watch or keep-alive stream, may take.
+    /// Longer than a client's usual 5 s: a busy remote answers new streams slowly, and giving up re-opens them
+    /// with backoff, which only adds to the load.
+    /// </summary>
+    public TimeSpan DialTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Writers per cached prefix (keys queued together go in one transaction).</summary>
     public int WorkersPerStore { get; set; } = 4;
 

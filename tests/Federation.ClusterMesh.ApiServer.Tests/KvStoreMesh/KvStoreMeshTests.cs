@@ -108,7 +108,7 @@ public sealed class KvStoreMeshTests : IAsyncLifetime
         await _a.Mesh.PutAsync(ClusterMeshKeys.ClusterConfig("c"), ClusterMeshJson.Serialize(stray));
         await _a.Mesh.PutAsync(ClusterMeshKeys.CachedService("c", "shop", "web"), "{}");
 
-        var first = await StartAAsync();
+        var first = await StartAAsync(drainGrace: TimeSpan.FromSeconds(1));
         await Eventually.TrueAsync(async () => await CanariesAsync() == 4, Timeout, "b mirrored");
         await Eventually.TrueAsync(async () => await _a.Mesh.CountPrefixAsync(ClusterMeshKeys.CachePrefixFor(ClusterMeshKind.Services, "c")) == 0, Timeout, "c's left-overs drained");
         Assert.Null(await _a.Mesh.GetAsync(ClusterMeshKeys.ClusterConfig("c")));
@@ -117,7 +117,7 @@ public sealed class KvStoreMeshTests : IAsyncLifetime
         await using var recorder = await EtcdRecorder.StartAsync(_a.Mesh);
         _hosts.Remove(first);
         await first.DisposeAsync();
-        await StartAAsync();
+        await StartAAsync(drainGrace: TimeSpan.FromSeconds(1));
         await Eventually.TrueAsync(
             async () => (await _a.Mesh.GetAsync(ClusterMeshKeys.CacheSyncedCanary(ClusterMeshKind.Services, "b")))!.ModRevision > canary,
             Timeout,
