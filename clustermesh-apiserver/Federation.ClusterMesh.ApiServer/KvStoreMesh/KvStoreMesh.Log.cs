@@ -19,7 +19,4 @@ internal sealed partial class KvStoreMesh
 
     [LoggerMessage(6, LogLevel.Information, "kvstoremesh: the cache of {Cluster}, no longer configured, is left over from an earlier run; draining it")]
     private partial void LogLeftover(string cluster);
-
-    [LoggerMessage(7, LogLevel.Error, "kvstoremesh: an event of {Cluster} ({Kind}) could not be applied and was dropped")]
-    private partial void LogEventDropped(string cluster, string kind, Exception exception);
 }

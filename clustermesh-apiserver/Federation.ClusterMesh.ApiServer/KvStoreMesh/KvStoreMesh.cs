@@ -229,64 +229,21 @@ internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributo
 
     private void Post(MeshEvent e) => Volatile.Read(ref _events).Writer.TryWrite(e);
 
-    /// <summary>
-    /// Hands each event to its cluster's lane: one loop per remote cluster applies that cluster's events in order, so a
-    /// slow cluster (its stores starting, its writes retried) never holds up the others.
-    /// </summary>
     private async Task ProcessAsync(ChannelReader<MeshEvent> reader, SyncStore configs, CancellationToken cancellationToken)
-    {
-        var lanes = new Dictionary<string, Channel<MeshEvent>>(StringComparer.Ordinal);
-        var workers = new List<Task>();
-        try
-        {
-            await foreach (var e in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                if (!lanes.TryGetValue(e.Cluster, out var lane))
-                {
-                    lanes[e.Cluster] = lane = Channel.CreateUnbounded<MeshEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-                    workers.Add(RunLaneAsync(lane.Reader, configs, cancellationToken));
-                }
-
-                lane.Writer.TryWrite(e);
-            }
-        }
-        finally
-        {
-            foreach (var lane in lanes.Values)
-            {
-                lane.Writer.TryComplete();
-            }
-
-            await Task.WhenAll(workers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
-
-    private async Task RunLaneAsync(ChannelReader<MeshEvent> reader, SyncStore configs, CancellationToken cancellationToken)
     {
         await foreach (var e in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            while (true)
+            try
             {
-                try
-                {
-                    await ApplyAsync(e, configs, cancellationToken).ConfigureAwait(false);
-                    break;
-                }
-                catch (EtcdException ex)
-                {
-                    // A store could not start (its listing failed) or a drain could not delete: retried in place, so
-                    // this cluster's later events still come after it.
-                    _lastError = $"{e.Cluster}: {ex.Message}";
-                    LogEventFailed(e.Cluster, e.What.ToString(), ex.Message);
-                    await Task.Delay(_tuning.RetryDelay, _time, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    // A bug, not a state of etcd: the event is dropped, said loudly, and the lane lives on.
-                    _lastError = $"{e.Cluster}: {ex.GetType().Name}: {ex.Message}";
-                    LogEventDropped(e.Cluster, e.What.ToString(), ex);
-                    break;
-                }
+                await ApplyAsync(e, configs, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EtcdException ex)
+            {
+                // A store could not start (its listing failed): the event is retried after a pause.
+                _lastError = $"{e.Cluster}: {ex.Message}";
+                LogEventFailed(e.Cluster, e.Kind.ToString(), ex.Message);
+                await Task.Delay(_tuning.RetryDelay, _time, cancellationToken).ConfigureAwait(false);
+                Post(e);
             }
         }
     }
@@ -411,7 +368,7 @@ internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributo
         var stores = new Dictionary<ClusterMeshKind, SyncStore>();
         foreach (var kind in ClusterMeshKindExtensions.All)
         {
-            stores[kind] = new SyncStore(
+            var store = new SyncStore(
                 _etcd,
                 new SyncStoreOptions
                 {
@@ -423,20 +380,8 @@ internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributo
                 },
                 _loggerFactory.CreateLogger<SyncStore>(),
                 _time);
-        }
-
-        try
-        {
-            await Task.WhenAll(stores.Values.Select(s => s.StartAsync(cancellationToken))).ConfigureAwait(false);
-        }
-        catch
-        {
-            foreach (var store in stores.Values)
-            {
-                await store.DisposeAsync().ConfigureAwait(false);
-            }
-
-            throw;
+            await store.StartAsync(cancellationToken).ConfigureAwait(false);
+            stores[kind] = store;
         }
 
         var previous = TryGet(name);
