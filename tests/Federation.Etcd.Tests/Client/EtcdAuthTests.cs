@@ -46,16 +46,24 @@ public sealed class EtcdAuthTests : IAsyncLifetime
     [Fact]
     public async Task A_server_certificate_from_another_ca_is_rejected()
     {
-        using var otherCa = TestCertificates.Create(Directory.CreateTempSubdirectory("other-ca").FullName);
-        var (certFile, keyFile, _) = _server.Certificates!.CreateClient("root");
-        await using var client = Clients.For(_server, o =>
+        var otherDirectory = Directory.CreateTempSubdirectory("other-ca").FullName;
+        try
         {
-            o.CaFile = otherCa.CaFile;
-            o.CertFile = certFile;
-            o.KeyFile = keyFile;
-        });
+            using var otherCa = TestCertificates.Create(otherDirectory);
+            var (certFile, keyFile, _) = _server.Certificates!.CreateClient("root");
+            await using var client = Clients.For(_server, o =>
+            {
+                o.CaFile = otherCa.CaFile;
+                o.CertFile = certFile;
+                o.KeyFile = keyFile;
+            });
 
-        await Assert.ThrowsAsync<EtcdUnavailableException>(() => client.GetAsync("tls/k"));
+            await Assert.ThrowsAsync<EtcdUnavailableException>(() => client.GetAsync("tls/k"));
+        }
+        finally
+        {
+            Directory.Delete(otherDirectory, recursive: true);
+        }
     }
 
     [Fact]
