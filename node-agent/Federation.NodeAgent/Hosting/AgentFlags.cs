@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Net;
+using Federation.ClusterMesh.ApiServer.Hosting;
 
 namespace Federation.NodeAgent.Hosting;
 
@@ -64,11 +64,11 @@ internal static class AgentFlags
             {
                 case "--node-name": options.NodeName = value; break;
                 case "--cluster-name": options.ClusterName = value; break;
-                case "--cluster-id": options.ClusterId = ParseUInt(name, value, errors); break;
-                case "--max-connected-clusters": options.MaxConnectedClusters = ParseUInt(name, value, errors); break;
+                case "--cluster-id": options.ClusterId = FlagValues.ParseUInt(name, value, errors); break;
+                case "--max-connected-clusters": options.MaxConnectedClusters = FlagValues.ParseUInt(name, value, errors); break;
                 case "--kubeconfig": options.Kubeconfig = value; break;
                 case "--context": options.KubeContext = value; break;
-                case "--etcd-endpoints": options.EtcdEndpoints = ParseUris(name, value, errors); break;
+                case "--etcd-endpoints": options.EtcdEndpoints = FlagValues.ParseUris(name, value, errors); break;
                 case "--etcd-ca-file": options.EtcdCaFile = value; break;
                 case "--etcd-cert-file": options.EtcdCertFile = value; break;
                 case "--etcd-key-file": options.EtcdKeyFile = value; break;
@@ -96,7 +96,7 @@ internal static class AgentFlags
                     }
 
                     break;
-                case "--sync-timeout": options.SyncTimeout = ParseDuration(name, value, errors); break;
+                case "--sync-timeout": options.SyncTimeout = FlagValues.ParseDuration(name, value, errors); break;
                 default: errors.Add($"{name}: unknown flag"); break;
             }
         }
@@ -107,56 +107,5 @@ internal static class AgentFlags
         }
 
         return (options, errors);
-    }
-
-    private static uint ParseUInt(string name, string value, List<string> errors)
-    {
-        if (uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
-        {
-            return number;
-        }
-
-        errors.Add($"{name}: '{value}' is not a non-negative integer");
-        return 0;
-    }
-
-    private static List<Uri> ParseUris(string name, string value, List<string> errors)
-    {
-        var uris = new List<Uri>();
-        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (Uri.TryCreate(part, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
-            {
-                uris.Add(uri);
-            }
-            else
-            {
-                errors.Add($"{name}: '{part}' is not an http(s) URL");
-            }
-        }
-
-        return uris;
-    }
-
-    /// <summary>"90s", "15m", "1h", "250ms" or plain seconds.</summary>
-    private static TimeSpan ParseDuration(string name, string value, List<string> errors)
-    {
-        (string Suffix, double Seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)];
-        foreach (var (suffix, seconds) in units.OrderByDescending(u => u.Suffix.Length))
-        {
-            if (value.EndsWith(suffix, StringComparison.Ordinal)
-                && double.TryParse(value[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) && amount >= 0)
-            {
-                return TimeSpan.FromSeconds(amount * seconds);
-            }
-        }
-
-        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var plain) && plain >= 0)
-        {
-            return TimeSpan.FromSeconds(plain);
-        }
-
-        errors.Add($"{name}: '{value}' is not a duration (e.g. 90s, 15m, 1h)");
-        return TimeSpan.Zero;
     }
 }
