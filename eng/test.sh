@@ -73,6 +73,27 @@ if ((passed + failed == 0)); then
   exit_status=1
 fi
 
+# The failed tests again, last, so that a log cut to its tail still names them.
+if ((failed > 0)) && ((${#trx_files[@]} > 0)); then
+  python3 - "${trx_files[@]}" <<'PY' || true
+import sys
+import xml.etree.ElementTree as ET
+
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for path in sys.argv[1:]:
+    for result in ET.parse(path).getroot().iterfind(".//t:UnitTestResult", ns):
+        if result.get("outcome") in ("Passed", "NotExecuted"):
+            continue
+        message = result.findtext("t:Output/t:ErrorInfo/t:Message", "", ns).strip()
+        stack = result.findtext("t:Output/t:ErrorInfo/t:StackTrace", "", ns).strip().splitlines()
+        print(f"test: FAILED {result.get('testName')} ({result.get('duration')})")
+        for line in message.splitlines()[:12]:
+            print(f"test:     {line}")
+        for line in stack[:6]:
+            print(f"test:     {line.strip()}")
+PY
+fi
+
 echo "test: TRX results in $results_dir"
 summary "$passed" "$failed" "$skipped"
 exit "$exit_status"

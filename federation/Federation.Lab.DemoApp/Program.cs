@@ -1,0 +1,2 @@
+Console.Error.WriteLine("lab-demo-app: not built yet");
+return 1;
