@@ -1,2 +1,4 @@
-Console.Error.WriteLine("clustermesh: not built yet");
-return 1;
+using Federation.Cli;
+
+var app = new CliApp(Console.Out, Console.Error, interactive: !Console.IsOutputRedirected);
+return await app.RunAsync(args);

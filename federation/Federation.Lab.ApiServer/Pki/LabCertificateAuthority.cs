@@ -60,12 +60,23 @@ public sealed class LabCertificateAuthority : IDisposable
     public static LabCertificateAuthority Load(string certificateFile, string privateKeyFile, TimeProvider? timeProvider = null)
         => new(X509Certificate2.CreateFromPemFile(certificateFile, privateKeyFile), timeProvider ?? TimeProvider.System);
 
+    /// <summary>Loads a CA from its PEM certificate and PKCS#8 key (e.g. as kept in a Secret).</summary>
+    public static LabCertificateAuthority FromPem(string certificatePem, string privateKeyPem, TimeProvider? timeProvider = null)
+        => new(X509Certificate2.CreateFromPem(certificatePem, privateKeyPem), timeProvider ?? TimeProvider.System);
+
+    /// <summary>The CA's private key as PKCS#8 PEM.</summary>
+    public string PrivateKeyPem
+    {
+        get
+        {
+            using var key = _ca.GetECDsaPrivateKey() ?? throw new InvalidOperationException("The CA has no private key.");
+            return key.ExportPkcs8PrivateKeyPem() + "\n";
+        }
+    }
+
     /// <summary>Writes the CA certificate and key as PEM files.</summary>
     public void Write(string certificateFile, string privateKeyFile)
-    {
-        using var key = _ca.GetECDsaPrivateKey() ?? throw new InvalidOperationException("The CA has no private key.");
-        new PemCertificate(CertificatePem, key.ExportPkcs8PrivateKeyPem() + "\n").Write(certificateFile, privateKeyFile);
-    }
+        => new PemCertificate(CertificatePem, PrivateKeyPem).Write(certificateFile, privateKeyFile);
 
     /// <summary>A serving certificate for the given addresses and DNS names (at least 127.0.0.1 for the lab).</summary>
     public PemCertificate IssueServer(string commonName, IEnumerable<IPAddress> addresses, IEnumerable<string>? dnsNames = null, TimeSpan? validity = null)
