@@ -17,6 +17,10 @@ public static class ApiServerMetrics
     public static readonly Counter<long> InvalidObjects = Meter.CreateCounter<long>(
         "federation_clustermesh_invalid_objects_total", description: "Kubernetes objects or annotations that could not be used (logged, defaulted or skipped).");
 
+    /// <summary>Keys of the <c>--clustermesh-config-secret</c> Secret skipped because they are not safe file names.</summary>
+    public static readonly Counter<long> ConfigSecretSkippedKeys = Meter.CreateCounter<long>(
+        "federation_clustermesh_config_secret_skipped_keys_total", description: "Keys of the clustermesh config Secret skipped because they are not safe file names.");
+
     /// <summary>Registers an observable gauge (e.g. exported object counts, queue sizes).</summary>
     public static void Gauge(string name, string description, Func<IEnumerable<Measurement<long>>> observe)
         => Meter.CreateObservableGauge(name, observe, description: description);

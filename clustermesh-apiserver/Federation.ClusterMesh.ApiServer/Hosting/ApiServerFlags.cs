@@ -17,6 +17,8 @@ public static class ApiServerFlags
           --replica-id ID                     run as one of several replicas (leader election in etcd)
           --leader-election-ttl DURATION      election lease TTL with --replica-id (default 15s; 2s..5m)
           --clustermesh-config DIR            remote clusters to mirror into this etcd (kvstoremesh): one file per cluster
+          --clustermesh-config-secret NS/NAME keep --clustermesh-config equal to this Secret's keys (e.g. kube-system/cilium-clustermesh):
+                                              each key a file, removed keys removed; for hosts without a kubelet to mount it
           --remote-stale-ttl DURATION         keep an unreachable remote's services this long (default 10m; 0 = forever)
           --kvstoremesh-drain-grace DURATION  a removed remote's cache outlives its config by this much (default 30s)
         durations: 90s, 15m, 1h, or a number of seconds
@@ -72,6 +74,7 @@ public static class ApiServerFlags
                 case "--replica-id": options.ReplicaId = value; break;
                 case "--leader-election-ttl": options.LeaderElectionTtl = FlagValues.ParseDuration(name, value, errors); break;
                 case "--clustermesh-config": options.ClusterMeshConfig = value; break;
+                case "--clustermesh-config-secret": options.ClusterMeshConfigSecret = value; break;
                 case "--remote-stale-ttl": options.RemoteStaleTtl = FlagValues.ParseDuration(name, value, errors); break;
                 case "--kvstoremesh-drain-grace": options.KvStoreMeshDrainGrace = FlagValues.ParseDuration(name, value, errors); break;
                 default: errors.Add($"{name}: unknown flag"); break;

@@ -51,6 +51,16 @@ public sealed class ApiServerOptions
     /// <summary><c>--clustermesh-config</c>: directory of remote cluster configs (one file per cluster); set, kvstoremesh mirrors them into this etcd.</summary>
     public string? ClusterMeshConfig { get; set; }
 
+    /// <summary>
+    /// <c>--clustermesh-config-secret</c>: <c>NAMESPACE/NAME</c> of a Secret (Cilium's <c>cilium-clustermesh</c>) whose keys are
+    /// kept as the files of <see cref="ClusterMeshConfig"/>, where no kubelet mounts it.
+    /// </summary>
+    public string? ClusterMeshConfigSecret { get; set; }
+
+    /// <summary>The namespace and name of <see cref="ClusterMeshConfigSecret"/>; null when it is unset or not <c>NAMESPACE/NAME</c>.</summary>
+    public (string Namespace, string Name)? ClusterMeshConfigSecretRef
+        => ClusterMeshConfigSecret?.Split('/') is [{ Length: > 0 } ns, { Length: > 0 } name] ? (ns, name) : null;
+
     /// <summary><c>--remote-stale-ttl</c>: how long an unreachable remote's services are kept; 0 keeps them until it is back.</summary>
     public TimeSpan RemoteStaleTtl { get; set; } = TimeSpan.FromMinutes(10);
 
@@ -100,7 +110,21 @@ public sealed class ApiServerOptions
             errors.Add($"--leader-election-ttl: {LeaderElectionTtl} is outside {HighAvailability.LeaderElectionOptions.MinLeaseTtl}..{HighAvailability.LeaderElectionOptions.MaxLeaseTtl}");
         }
 
-        if (ClusterMeshConfig is { } dir && !Directory.Exists(dir))
+        if (ClusterMeshConfigSecret is { } secret)
+        {
+            if (ClusterMeshConfigSecretRef is null)
+            {
+                errors.Add($"--clustermesh-config-secret: '{secret}' is not NAMESPACE/NAME (e.g. kube-system/cilium-clustermesh)");
+            }
+
+            if (ClusterMeshConfig is null)
+            {
+                errors.Add("--clustermesh-config-secret: requires --clustermesh-config DIR (the directory the Secret's keys are written to)");
+            }
+        }
+
+        // With a Secret the directory is created (it is written from the Secret); without one it must be there.
+        if (ClusterMeshConfig is { } dir && ClusterMeshConfigSecret is null && !Directory.Exists(dir))
         {
             errors.Add($"--clustermesh-config: directory '{dir}' does not exist");
         }
