@@ -40,6 +40,52 @@ internal static partial class Binaries
         return string.IsNullOrEmpty(assemblyName) ? System.IO.Path.GetFileNameWithoutExtension(path) : assemblyName;
     }
 
+    /// <summary>
+    /// The top-level repository folders a project's build reads: its own, those of its project references
+    /// (transitively) and of files it compiles or imports from elsewhere (linked sources, bpf/Bpf.targets).
+    /// </summary>
+    public static IReadOnlySet<string> TopFoldersOf(string relativeProjectPath)
+    {
+        var folders = new SortedSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([Repo.File(relativeProjectPath)]);
+        while (pending.TryPop(out var project))
+        {
+            if (!seen.Add(project))
+            {
+                continue;
+            }
+
+            folders.Add(TopFolder(project));
+            var directory = System.IO.Path.GetDirectoryName(project)!;
+            var document = XDocument.Load(project);
+            foreach (var element in document.Descendants())
+            {
+                var path = element.Name.LocalName switch
+                {
+                    "ProjectReference" or "Compile" => element.Attribute("Include")?.Value,
+                    "Import" => element.Attribute("Project")?.Value,
+                    _ => null,
+                };
+                if (path is null || path.Contains("$(", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var full = System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, path));
+                folders.Add(TopFolder(full));
+                if (element.Name.LocalName == "ProjectReference")
+                {
+                    pending.Push(full);
+                }
+            }
+        }
+
+        return folders;
+    }
+
+    private static string TopFolder(string fullPath) => System.IO.Path.GetRelativePath(Repo.Root, fullPath).Split('/')[0];
+
     public static IReadOnlyList<DockerfileInfo> Dockerfiles()
     {
         Assert.True(Directory.Exists(Repo.Docker), $"{Repo.Docker} does not exist");
