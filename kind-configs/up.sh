@@ -11,6 +11,8 @@
 #   CLUSTERMESH=/path/bin   run this clustermesh binary on the host instead of the CLI image
 #   FEDERATION_KIND_STATE   where the merged kubeconfig for the CLI goes (default ~/.cache/federation-kind)
 set -euo pipefail
+# The ERR trap below also fires for failures inside functions.
+set -o errtrace
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/.." && pwd)"
@@ -74,8 +76,9 @@ for i in $(seq 1 "$count"); do
   clusters+=("cluster$i")
 done
 
+existing="$(kind get clusters 2>/dev/null || true)"
 for name in "${clusters[@]}"; do
-  if kind get clusters 2>/dev/null | grep -qx "$name"; then
+  if grep -qx "$name" <<<"$existing"; then
     log "kind cluster $name exists: reusing it"
   else
     log "kind create cluster $name"

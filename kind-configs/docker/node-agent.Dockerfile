@@ -20,10 +20,10 @@ RUN dotnet publish node-agent/Federation.NodeAgent/Federation.NodeAgent.csproj -
 # libbpf1: the agent P/Invokes libbpf.so.1 to load and attach lb4.o and to write its maps.
 # iproute2, wireguard-tools, wireguard-go: the WireGuard interface, its peers and the routes to the
 # remote pod CIDRs (kernel WireGuard where the node has the module, wireguard-go elsewhere).
-# util-linux (mount) is in the base image: the mount-bpf-fs init container uses it.
+# mount: the mount-bpf-fs init container of the DaemonSet runs it.
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends libbpf1 iproute2 wireguard-tools wireguard-go \
+  && apt-get install -y --no-install-recommends libbpf1 iproute2 wireguard-tools wireguard-go mount \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app ./
