@@ -162,6 +162,8 @@ public sealed partial class CliApp
                 var targetSettings = await MeshObjectStore.ReadSettingsAsync(contexts.Client(target), target, ct);
                 var a = await MeshConnector.RemoveLinkAsync(contexts.Client(source), source, targetSettings.ClusterName, ct);
                 var b = await MeshConnector.RemoveLinkAsync(contexts.Client(target), target, sourceSettings.ClusterName, ct);
+                await MeshConnector.UpdatePeersAsync(contexts.Client(target), target, sourceSettings.ClusterName, add: false, ct);
+                await MeshConnector.UpdatePeersAsync(contexts.Client(source), source, targetSettings.ClusterName, add: false, ct);
                 table.AddRow(Markup.Escape(sourceSettings.ClusterName), Markup.Escape(targetSettings.ClusterName), a ? "[yellow]disconnected[/]" : "was not connected");
                 table.AddRow(Markup.Escape(targetSettings.ClusterName), Markup.Escape(sourceSettings.ClusterName), b ? "[yellow]disconnected[/]" : "was not connected");
             }

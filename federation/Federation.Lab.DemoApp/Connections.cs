@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 
 namespace Federation.Lab.DemoApp;
@@ -8,16 +9,40 @@ namespace Federation.Lab.DemoApp;
 /// </summary>
 internal static class Connections
 {
-    public static HttpClient NewClient(TimeSpan timeout) => new(new SocketsHttpHandler
+    /// <summary>
+    /// A client whose connections come from <paramref name="source"/> when given: a lab pod's only address is its pod IP,
+    /// and WireGuard accepts a packet from a peer only when its source is in that peer's allowed IPs (the pod CIDR).
+    /// </summary>
+    public static HttpClient NewClient(TimeSpan timeout, IPAddress? source = null)
     {
-        PooledConnectionLifetime = TimeSpan.Zero,
-        ConnectTimeout = timeout,
-        UseProxy = false,
-        AllowAutoRedirect = false,
-    })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-    };
+        var handler = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.Zero,
+            ConnectTimeout = timeout,
+            UseProxy = false,
+            AllowAutoRedirect = false,
+        };
+        if (source is not null && !source.Equals(IPAddress.Any) && !source.Equals(IPAddress.IPv6Any))
+        {
+            handler.ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(source.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(source, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+
+        return new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+    }
 
     /// <summary>A GET that asks the server to close the connection too.</summary>
     public static HttpRequestMessage Get(Uri url)

@@ -144,7 +144,11 @@ public sealed class MeshCommandTests : IAsyncLifetime
         Succeeded(again);
         Assert.Contains("already connected", again.Output, StringComparison.Ordinal);
 
+        Assert.Equal("cluster-b", (await Client("ctx-a").GetAsync<ConfigMap>(MeshObjects.Namespace, MeshObjects.PeersConfigMap)).Data!["peer-clusters"]);
+        Assert.Equal("cluster-a", (await Client("ctx-b").GetAsync<ConfigMap>(MeshObjects.Namespace, MeshObjects.PeersConfigMap)).Data!["peer-clusters"]);
+
         Succeeded(await _lab.RunAsync("disconnect", "--context", "ctx-a", "--destination-context", "ctx-b"));
+        Assert.Equal(string.Empty, (await Client("ctx-a").GetAsync<ConfigMap>(MeshObjects.Namespace, MeshObjects.PeersConfigMap)).Data!["peer-clusters"]);
         Assert.Empty(await SecretAsync("ctx-a", MeshObjects.ClusterMeshSecret));
         Assert.Empty(await SecretAsync("ctx-b", MeshObjects.ClusterMeshSecret));
     }
@@ -198,7 +202,7 @@ public sealed class MeshCommandTests : IAsyncLifetime
         closed.Stop();
         Succeeded(await EnableAsync("ctx-b", "cluster-b", 2, endpoint: $"https://127.0.0.1:{port}"));
         Refused(await _lab.RunAsync("connect", "--context", "ctx-a", "--destination-context", "ctx-b"), "etcd of cluster cluster-b (ctx-b) is unreachable", $"127.0.0.1:{port}");
-        Assert.Empty(await MeshConnector.ConnectedAsync(Client("ctx-a"), "ctx-a", default));
+        Assert.DoesNotContain("cluster-b", await MeshConnector.ConnectedAsync(Client("ctx-a"), "ctx-a", default));
 
         Refused(await _lab.RunAsync("connect", "--context", "ctx-a", "--destination-context", "ctx-a"), "the source context itself");
     }

@@ -90,6 +90,18 @@ public sealed class DemoAppTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Connections_come_from_the_bind_address_and_a_server_calls_its_upstream_from_its_own_address()
+    {
+        // A lab pod's only address is its pod IP; WireGuard drops packets whose source is not a pod CIDR it knows.
+        await using var catalogdetail = await DemoServer.StartAsync("catalogdetail", "c1", "cd-1", "v1");
+        await using var productcatalog = await DemoServer.StartAsync("productcatalog", "c1", "pc-1", upstream: catalogdetail.Url, address: "127.0.0.3");
+
+        var lines = await RequestAsync(productcatalog.Url, "--count", "2", "--bind", "127.0.0.2");
+        Assert.All(lines, l => Assert.StartsWith("127.0.0.2:", (string?)l["body"]!["peer"], StringComparison.Ordinal));
+        Assert.All(lines, l => Assert.StartsWith("127.0.0.3:", (string?)l["body"]!["upstream"]!["peer"], StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Timeouts_and_refused_connections_are_reported_per_request_and_exit_zero()
     {
         // Accepts connections, never answers.
@@ -125,6 +137,7 @@ public sealed class DemoAppTests : IAsyncLifetime
     [InlineData("--count", "request --url http://127.0.0.1:1/ --count x")]
     [InlineData("--count", "request --url http://127.0.0.1:1/ --count 0")]
     [InlineData("--timeout", "request --url http://127.0.0.1:1/ --timeout")]
+    [InlineData("--bind", "request --url http://127.0.0.1:1/ --bind not-an-ip")]
     [InlineData("--url", "request --count 2")]
     [InlineData("--url", "request --url ftp://127.0.0.1/")]
     [InlineData("--bogus", "request --url http://127.0.0.1:1/ --bogus 1")]

@@ -183,6 +183,9 @@ public static class MeshConnector
         entries[name + ".etcd-client.crt"] = reader.RemoteCertPem;
         entries[name + ".etcd-client.key"] = reader.RemoteKeyPem;
         var changed = await MeshObjectStore.UpsertSecretAsync(reader.Client, reader.Context, MeshObjectStore.NewSecret(MeshObjects.ClusterMeshSecret, entries), cancellationToken);
+
+        // The target's apiserver creates an etcd user remote-<reader> for each cluster listed here (read at its start).
+        changed |= await UpdatePeersAsync(target.Client, target.Context, reader.Settings.ClusterName, add: true, cancellationToken);
         if (allowMismatchingCa && !SameCa(reader.CaPem, target.CaPem))
         {
             // The target's etcd must trust the reader's CA to accept its client certificate.
@@ -197,6 +200,41 @@ public static class MeshConnector
         }
 
         return changed;
+    }
+
+    /// <summary>Adds or removes <paramref name="peer"/> in the <c>peer-clusters</c> list of <see cref="MeshObjects.PeersConfigMap"/>.</summary>
+    public static async Task<bool> UpdatePeersAsync(IKubernetesClient client, string context, string peer, bool add, CancellationToken cancellationToken)
+    {
+        // Links written in parallel (--parallel) update the same ConfigMap: read-modify-write again on a conflict.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await TryUpdatePeersAsync(client, context, peer, add, cancellationToken);
+            }
+            catch (KubernetesConflictException) when (attempt < 10)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20 * attempt), cancellationToken);
+            }
+        }
+    }
+
+    private static async Task<bool> TryUpdatePeersAsync(IKubernetesClient client, string context, string peer, bool add, CancellationToken cancellationToken)
+    {
+        var existing = await MeshObjectStore.TryGetAsync<ConfigMap>(client, context, MeshObjects.PeersConfigMap, cancellationToken);
+        var peers = (existing?.Data?.GetValueOrDefault("peer-clusters") ?? string.Empty)
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .ToHashSet(StringComparer.Ordinal);
+        if (!(add ? peers.Add(peer) : peers.Remove(peer)))
+        {
+            return false;
+        }
+
+        return await MeshObjectStore.UpsertConfigMapAsync(client, context, new ConfigMap
+        {
+            Metadata = new ObjectMeta { Name = MeshObjects.PeersConfigMap, Namespace = MeshObjects.Namespace },
+            Data = new Dictionary<string, string> { ["peer-clusters"] = string.Join(',', peers.Order(StringComparer.Ordinal)) },
+        }, cancellationToken);
     }
 
     /// <summary>Removes the entry of <paramref name="targetName"/> from the reader's secret; returns whether it was there.</summary>

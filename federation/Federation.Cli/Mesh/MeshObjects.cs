@@ -32,6 +32,9 @@ public static class MeshObjects
     /// <summary>Secret with one entry per connected remote cluster, in Cilium's layout (the apiserver projects it into its config directory).</summary>
     public const string ClusterMeshSecret = "cilium-clustermesh";
 
+    /// <summary>ConfigMap whose <c>peer-clusters</c> lists the clusters allowed to read this one (the apiserver's <c>--peer-clusters</c>).</summary>
+    public const string PeersConfigMap = "clustermesh-peers";
+
     /// <summary>Secret holding a CA bundle of clusters connected with <c>--allow-mismatching-ca</c>.</summary>
     public const string CaBundleSecret = "clustermesh-apiserver-ca-bundle";
 

@@ -1,14 +1,15 @@
 using System.Collections.Frozen;
 using System.Diagnostics;
+using System.Net;
 using System.Text.Json;
 using Federation.Lab.DemoApp.Cli;
 
 namespace Federation.Lab.DemoApp.Request;
 
 /// <summary>The flags of <c>request</c>.</summary>
-internal sealed record RequestOptions(Uri Url, int Count, TimeSpan Interval, TimeSpan Timeout)
+internal sealed record RequestOptions(Uri Url, int Count, TimeSpan Interval, TimeSpan Timeout, IPAddress? Bind = null)
 {
-    private static readonly FrozenSet<string> Known = FrozenSet.Create(StringComparer.Ordinal, "--url", "--count", "--interval", "--timeout");
+    private static readonly FrozenSet<string> Known = FrozenSet.Create(StringComparer.Ordinal, "--url", "--count", "--interval", "--timeout", "--bind");
 
     public static RequestOptions Parse(IReadOnlyList<string> args)
     {
@@ -17,8 +18,14 @@ internal sealed record RequestOptions(Uri Url, int Count, TimeSpan Interval, Tim
         var count = flags.Int("--count", 1, 1, 1_000_000);
         var interval = TimeSpan.FromMilliseconds(flags.Int("--interval", 0, 0, 3_600_000));
         var timeout = TimeSpan.FromMilliseconds(flags.Int("--timeout", 2000, 1, 3_600_000));
+        IPAddress? bind = null;
+        if (flags.Optional("--bind") is { } bindText && !IPAddress.TryParse(bindText, out bind))
+        {
+            throw new FlagException($"--bind: '{bindText}' is not an IP address");
+        }
+
         var url = flags.HttpUrl("--url") ?? throw new FlagException("--url: required");
-        return new RequestOptions(url, count, interval, timeout);
+        return new RequestOptions(url, count, interval, timeout, bind);
     }
 }
 
@@ -27,7 +34,7 @@ internal static class RequestCommand
 {
     public static async Task<int> RunAsync(RequestOptions options, TextWriter output, CancellationToken cancellationToken)
     {
-        using var client = Connections.NewClient(options.Timeout);
+        using var client = Connections.NewClient(options.Timeout, options.Bind);
         for (var seq = 1; seq <= options.Count && !cancellationToken.IsCancellationRequested; seq++)
         {
             if (seq > 1 && options.Interval > TimeSpan.Zero)

@@ -19,7 +19,7 @@ internal static partial class ServeCommand
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 
         await using var app = builder.Build();
-        using var upstream = Connections.NewClient(UpstreamTimeout);
+        using var upstream = Connections.NewClient(UpstreamTimeout, options.Listen.Address);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("lab-demo-app");
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/", (HttpContext context) => AnswerAsync(options, upstream, context, logger));

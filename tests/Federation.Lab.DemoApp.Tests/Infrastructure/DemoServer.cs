@@ -35,10 +35,10 @@ internal sealed class DemoServer : IAsyncDisposable
         }
     }
 
-    public static async Task<DemoServer> StartAsync(string role, string cluster, string pod, string? version = null, Uri? upstream = null)
+    public static async Task<DemoServer> StartAsync(string role, string cluster, string pod, string? version = null, Uri? upstream = null, string address = "127.0.0.1")
     {
         var port = LoopbackPorts.Pick(1)[0];
-        List<string> args = ["serve", "--role", role, "--listen", $"127.0.0.1:{port}", "--cluster", cluster, "--pod", pod];
+        List<string> args = ["serve", "--role", role, "--listen", $"{address}:{port}", "--cluster", cluster, "--pod", pod];
         if (version is not null)
         {
             args.AddRange(["--version", version]);
@@ -49,7 +49,7 @@ internal sealed class DemoServer : IAsyncDisposable
             args.AddRange(["--upstream", upstream.ToString()]);
         }
 
-        var server = new DemoServer(Process.Start(DemoAppProcess.StartInfo(args))!, new Uri($"http://127.0.0.1:{port}/"));
+        var server = new DemoServer(Process.Start(DemoAppProcess.StartInfo(args))!, new Uri($"http://{address}:{port}/"));
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         try
         {
