@@ -289,7 +289,7 @@ public sealed partial class LabRunner
 
     private static void AddPodAddress(LabNode node, string ip)
     {
-        var result = LabSystem.Run("ip", ["-n", node.Namespace, "addr", "add", ip + "/32", "dev", "pods"], check: false);
+        var result = LabSystem.Run("ip", ["-n", node.Namespace, "addr", "add", ip + "/32", "dev", "lo"], check: false);
         if (result.ExitCode != 0 && !result.Error.Contains("exists", StringComparison.OrdinalIgnoreCase))
         {
             throw new CliException($"cannot add pod address {ip} on {node.Name}: {result.Error.Trim()}");

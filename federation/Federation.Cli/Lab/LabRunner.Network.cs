@@ -6,7 +6,7 @@ public sealed partial class LabRunner
 {
     /// <summary>
     /// The underlay: a bridge in its own namespace; each node a namespace with <c>eth0</c> (a veth on the bridge, the
-    /// node's InternalIP) and <c>pods</c> (a dummy device holding the node's pod IPs). Nodes of one cluster route to each
+    /// node's InternalIP); the node's pod IPs are /32 addresses on its <c>lo</c> (no dummy devices: modules cannot load here). Nodes of one cluster route to each
     /// other's pod CIDRs over the underlay; between clusters the node agents route through WireGuard (or, with
     /// <c>--encryption none</c>, the lab adds plain underlay routes).
     /// </summary>
@@ -27,8 +27,6 @@ public sealed partial class LabRunner
             LabSystem.Ip("-n", ns, "link", "set", "lo", "up");
             LabSystem.Ip("-n", ns, "addr", "add", node.Address + "/16", "dev", "eth0");
             LabSystem.Ip("-n", ns, "link", "set", "eth0", "up");
-            LabSystem.Ip("-n", ns, "link", "add", "pods", "type", "dummy");
-            LabSystem.Ip("-n", ns, "link", "set", "pods", "up");
             LabSystem.Run("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]);
         }
 
