@@ -71,8 +71,8 @@ internal static class AgentFlags
 
             if (name is "--wireguard" or "--wireguard-userspace")
             {
-                // A switch: "--wireguard", "--wireguard=false", or "--wireguard true".
-                var text = equals > 0 ? arg[(equals + 1)..] : (i + 1 < args.Count && args[i + 1] is "true" or "false" ? args[++i] : "true");
+                // A switch: "--wireguard", "--wireguard=false", or "--wireguard true" (a next word that is no flag is its value).
+                var text = equals > 0 ? arg[(equals + 1)..] : (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true");
                 bool? on = text switch { "true" => true, "false" => false, _ => null };
                 if (on is null)
                 {
