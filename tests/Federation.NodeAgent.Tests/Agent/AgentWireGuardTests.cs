@@ -126,13 +126,43 @@ public sealed class AgentWireGuardTests : IAsyncLifetime
         Assert.Contains($"federation_wireguard_peers{{interface=\"{options.WireGuardInterface}\",state=\"handshaken\"}} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("federation_wireguard_peer_transmit_bytes_total{", metrics, StringComparison.Ordinal);
 
-        // (d) Stopping the agent leaves the tunnel carrying traffic; the restarted agent reuses the key and the interface.
+        // A second remote node (no namespace: a record is all the agent needs to program it).
+        var nodeCKey = await PublicKeyOfTextAsync((await ProcessRunner.RunCheckedAsync("wg", ["genkey"])).StandardOutput);
+        var nodeC = new EtcdNode
+        {
+            Name = "node-c", Cluster = RemoteCluster, ClusterId = 2, WireguardPubKey = nodeCKey,
+            IPAddresses = [new Federation.Etcd.ClusterMesh.NodeAddress { Type = "InternalIP", IP = "192.168.77.3" }],
+            IPv4AllocCidr = NodeCidr.Create("10.2.2.0", 24),
+        };
+        await local.Client.PutAsync(ClusterMeshKeys.CachedNode(RemoteCluster, "node-c"), ClusterMeshJson.Serialize(nodeC));
+        await Eventually.TrueAsync(async () => (await device.DumpAsync()).Peers.Length == 2, AgentEnvironment.Timeout, "node-c's peer added");
+        Assert.Contains("10.2.2.0/24", await RoutesAsync(a, options.WireGuardInterface));
+
+        // (d) Stopping the agent leaves the tunnel carrying traffic. While it is down node-c leaves, and the cache is not
+        // complete (no canaries): the restarted agent reuses key and interface and keeps node-c's peer until cluster2 is synced.
         await _env.StopAgentAsync(agent);
         Assert.Contains(b.Keys.PublicKey, (await device.DumpAsync()).Peers.Select(p => p.PublicKey));
         Assert.True(await a.PingAsync(b.PodIP), "the tunnel carries traffic while the agent is down");
+        await local.Client.DeleteAsync(ClusterMeshKeys.CachedNode(RemoteCluster, "node-c"));
+        foreach (var kind in ClusterMeshKindExtensions.All)
+        {
+            await local.Client.DeleteAsync(ClusterMeshKeys.CacheSyncedCanary(kind, RemoteCluster));
+        }
+
         agent = await _env.StartAgentAsync(options);
         Assert.Equal(publicKey, await PublicKeyOfAsync(keyFile));
+        await Eventually.TrueAsync(
+            async () => (await StatusAsync(agent)).GetProperty("waitingFor").GetString() == RemoteCluster, AgentEnvironment.Timeout, "the restarted agent waiting for cluster2's nodes");
+        status = await StatusAsync(agent);
+        Assert.False(status.GetProperty("synced").GetBoolean());
+        Assert.Equal(2, status.GetProperty("peers").GetArrayLength());
+        Assert.Contains("10.2.2.0/24", await RoutesAsync(a, options.WireGuardInterface));
+        Assert.True(await a.PingAsync(b.PodIP), "the tunnel carries traffic while the restarted agent syncs");
+
+        await PutCachedRemoteAsync(local);
         await Eventually.TrueAsync(async () => (await StatusAsync(agent)).GetProperty("synced").GetBoolean(), AgentEnvironment.Timeout, "the restarted agent synced");
+        await Eventually.TrueAsync(async () => (await device.DumpAsync()).Peers.Length == 1, AgentEnvironment.Timeout, "node-c's stale peer removed after the sync");
+        Assert.DoesNotContain("10.2.2.0/24", await RoutesAsync(a, options.WireGuardInterface));
         status = await StatusAsync(agent);
         Assert.Equal(publicKey, status.GetProperty("publicKey").GetString());
         Assert.True(status.GetProperty("adoptedInterface").GetBoolean());
@@ -178,8 +208,10 @@ public sealed class AgentWireGuardTests : IAsyncLifetime
         }
     }
 
-    private static async Task<string> PublicKeyOfAsync(string keyFile)
-        => (await ProcessRunner.RunCheckedAsync("wg", ["pubkey"], new ProcessRunOptions { StandardInput = await File.ReadAllTextAsync(keyFile) })).StandardOutput.Trim();
+    private static async Task<string> PublicKeyOfAsync(string keyFile) => await PublicKeyOfTextAsync(await File.ReadAllTextAsync(keyFile));
+
+    private static async Task<string> PublicKeyOfTextAsync(string privateKey)
+        => (await ProcessRunner.RunCheckedAsync("wg", ["pubkey"], new ProcessRunOptions { StandardInput = privateKey })).StandardOutput.Trim();
 
     private async Task<string?> AnnotationAsync()
     {
