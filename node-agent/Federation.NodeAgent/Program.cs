@@ -1,4 +1,3 @@
-using Federation.NodeAgent.Datapath;
 using Federation.NodeAgent.Hosting;
 
 if (args is ["--help"] or ["-h"])
@@ -22,11 +21,11 @@ if (errors.Count > 0)
 switch (options.Mode)
 {
     case AgentMode.Dump:
-        return AgentCommands.Dump(options, Console.Out, Console.Error);
+        return await AgentCommands.DumpAsync(options, Console.Out, Console.Error);
     case AgentMode.Uninstall:
         using (var loggerFactory = LoggerFactory.Create(logging => logging.AddSimpleConsole(console => console.SingleLine = true)))
         {
-            return AgentCommands.Uninstall(options, loggerFactory.CreateLogger<BpfDatapath>(), Console.Out);
+            return await AgentCommands.UninstallAsync(options, loggerFactory, Console.Out);
         }
 
     default:

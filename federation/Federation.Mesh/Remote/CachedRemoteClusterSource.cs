@@ -38,6 +38,8 @@ public sealed partial class CachedRemoteClusterSource : IRemoteClusterSource
     private readonly Lock _gate = new();
     private readonly Dictionary<string, CachedConfigEntry> _configs = new(StringComparer.Ordinal);
     private readonly Channel<bool> _trigger = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly TaskCompletionSource _configsListed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _listed;
     private CancellationTokenSource? _stop;
     private Task? _watch;
     private Task? _loop;
@@ -61,6 +63,12 @@ public sealed partial class CachedRemoteClusterSource : IRemoteClusterSource
         _time = timeProvider ?? TimeProvider.System;
         _remotes = new RemoteClusterSet(options, new SharedRemoteClusterClientProvider(localClient), observer, _loggerFactory, _time);
     }
+
+    /// <summary>
+    /// Completes once the first complete list of the cached cluster configs has been applied: from then on
+    /// <see cref="GetStatus"/> names every remote there is (each still to sync). Cancelled when stopped before.
+    /// </summary>
+    public Task ConfigsListed => _configsListed.Task;
 
     /// <summary>Starts following the cached cluster configs of the local etcd (and so every cached remote) until stopped.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
@@ -99,6 +107,7 @@ public sealed partial class CachedRemoteClusterSource : IRemoteClusterSource
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
+        _configsListed.TrySetCanceled(CancellationToken.None);
         foreach (var task in (Task?[])[_watch, _loop])
         {
             if (task is not null)
@@ -178,6 +187,10 @@ public sealed partial class CachedRemoteClusterSource : IRemoteClusterSource
                 try
                 {
                     await ReconcileAsync().ConfigureAwait(false);
+                    if (_listed)
+                    {
+                        _configsListed.TrySetResult();
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -234,6 +247,8 @@ public sealed partial class CachedRemoteClusterSource : IRemoteClusterSource
 
         public void OnSynced()
         {
+            owner._listed = true;
+            owner._trigger.Writer.TryWrite(true);
         }
     }
 

@@ -1,15 +1,19 @@
+using System.Globalization;
 using System.Net;
 using Federation.ClusterMesh.ApiServer.Hosting;
 
 namespace Federation.NodeAgent.Hosting;
 
-/// <summary>Command-line flags of node-agent (<c>--name=value</c> or <c>--name value</c>; <c>--dump</c> and <c>--uninstall</c> take none).</summary>
+/// <summary>
+/// Command-line flags of node-agent (<c>--name=value</c> or <c>--name value</c>; <c>--dump</c> and <c>--uninstall</c> take none;
+/// the switches <c>--wireguard</c> and <c>--wireguard-userspace</c> take <c>true|false</c> or nothing, meaning true).
+/// </summary>
 internal static class AgentFlags
 {
     public const string Usage = """
         usage: node-agent --node-name NODE --cluster-name NAME --cluster-id ID --cgroup DIR [options]
                node-agent --dump --node-name NODE [--bpffs-root DIR] [--state-dir DIR]
-               node-agent --uninstall --node-name NODE [--bpffs-root DIR]
+               node-agent --uninstall --node-name NODE [--bpffs-root DIR] [--wireguard=true --wireguard-interface NAME --wireguard-netns NAME]
           --max-connected-clusters 255|511   (default 255)
           --kubeconfig FILE [--context NAME]  (default: in-cluster configuration)
           --remote-source cache|direct        (default cache: remote clusters from the local etcd, as kvstoremesh copied them)
@@ -20,8 +24,20 @@ internal static class AgentFlags
           --state-dir DIR                     (default /var/run/federation/node-agent)
           --health-listen IP:PORT             (default 127.0.0.1:9890; /healthz /readyz /metrics /status)
           --sync-timeout DURATION             wait for local and remote sync before the first apply (default 60s)
-          --dump                              print the programmed maps as a table and exit
-          --uninstall                         detach the programs, remove the pins and exit
+          --wireguard true|false              encrypt node-to-node traffic: one WireGuard peer per remote node, routes to
+                                              remote pod CIDRs through it (default false). The private key is kept in
+                                              --state-dir/NODE/wireguard.key (0600), the public key is published on the
+                                              Node as annotation network.cilium.io/wg-pub-key. The interface stays when
+                                              the agent stops (traffic keeps flowing across restarts); --uninstall removes it
+          --wireguard-interface NAME          (default cilium_wg0; at most 15 characters; host-unique with wireguard-go)
+          --wireguard-port N                  UDP port of every node's tunnel (default 51871)
+          --wireguard-netns NAME              the node's network namespace (/var/run/netns/NAME) for the interface and
+                                              the routes (default: the agent's own)
+          --wireguard-underlay-interface NAME its MTU − 80 is the tunnel's MTU (default: 1500 − 80)
+          --wireguard-userspace true|false    use wireguard-go even where kernel WireGuard exists (default false)
+          --dump                              print the programmed maps (and with --wireguard=true the tunnel) and exit
+          --uninstall                         detach the programs, remove the pins (and with --wireguard=true the
+                                              WireGuard interface) and exit
         durations: 90s, 15m, 1h, 250ms, or a number of seconds
         """;
 
@@ -50,6 +66,27 @@ internal static class AgentFlags
                 }
 
                 options.Mode = mode;
+                continue;
+            }
+
+            if (name is "--wireguard" or "--wireguard-userspace")
+            {
+                // A switch: "--wireguard", "--wireguard=false", or "--wireguard true" (a next word that is no flag is its value).
+                var text = equals > 0 ? arg[(equals + 1)..] : (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true");
+                bool? on = text switch { "true" => true, "false" => false, _ => null };
+                if (on is null)
+                {
+                    errors.Add($"{name}: '{text}' is not one of true, false");
+                }
+                else if (name == "--wireguard")
+                {
+                    options.WireGuard = on.Value;
+                }
+                else
+                {
+                    options.WireGuardUserspace = on.Value;
+                }
+
                 continue;
             }
 
@@ -97,6 +134,20 @@ internal static class AgentFlags
 
                     break;
                 case "--sync-timeout": options.SyncTimeout = FlagValues.ParseDuration(name, value, errors); break;
+                case "--wireguard-interface": options.WireGuardInterface = value; break;
+                case "--wireguard-port":
+                    if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+                    {
+                        options.WireGuardPort = port;
+                    }
+                    else
+                    {
+                        errors.Add($"{name}: '{value}' is not a UDP port (1-65535)");
+                    }
+
+                    break;
+                case "--wireguard-netns": options.WireGuardNetns = value; break;
+                case "--wireguard-underlay-interface": options.WireGuardUnderlayInterface = value; break;
                 default: errors.Add($"{name}: unknown flag"); break;
             }
         }

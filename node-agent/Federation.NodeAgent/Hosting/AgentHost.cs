@@ -7,6 +7,7 @@ using Federation.Mesh.Remote;
 using Federation.Mesh.Services;
 using Federation.NodeAgent.Services;
 using Federation.NodeAgent.Sync;
+using Federation.NodeAgent.Tunnels;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -86,7 +87,9 @@ internal sealed partial class AgentHost : IAsyncDisposable
         services.AddSingleton<AgentState>();
         services.AddSingleton<NodeDatapath>();
         services.AddSingleton<AgentMetrics>();
-        services.AddSingleton<IRemoteClusterObserver, RemoteServiceObserver>();
+        services.AddSingleton<RemoteServiceObserver>();
+        services.AddSingleton<IRemoteClusterObserver>(sp => new RemoteObservers(
+            [sp.GetRequiredService<RemoteServiceObserver>(), .. options.WireGuard ? [sp.GetRequiredService<WireGuardNodeObserver>()] : Array.Empty<IRemoteClusterObserver>()]));
         services.AddSingleton(sp => RemoteSources.LocalEtcd(options, sp.GetService<ILoggerFactory>()));
         services.AddSingleton(RemoteSources.For(options));
         services.AddSingleton(sp => sp.GetRequiredService<RemoteClusterSourceFactory>()(sp));
@@ -94,6 +97,21 @@ internal sealed partial class AgentHost : IAsyncDisposable
         services.AddSingleton<RemoteSourceService>();
         services.AddSingleton<ServiceProgrammer>();
         services.AddHostedService(sp => sp.GetRequiredService<ServiceProgrammer>());
+        if (options.WireGuard)
+        {
+            services.AddSingleton(sp => new WireGuardDevice(TunnelService.DeviceOptions(options), sp.GetRequiredService<ILogger<WireGuardDevice>>()));
+            services.AddSingleton(sp => new WireGuardPeerReconciler(
+                sp.GetRequiredService<WireGuardDevice>(),
+                new WireGuardPeerReconcilerOptions { PeerPort = options.WireGuardPort },
+                sp.GetRequiredService<ILogger<WireGuardPeerReconciler>>(),
+                sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton(sp => new WireGuardNodeObserver(sp.GetRequiredService<WireGuardPeerReconciler>(), sp.GetRequiredService<ILogger<WireGuardNodeObserver>>()));
+            services.AddSingleton<TunnelService>();
+
+            // Before the remote source: the interface is up and a previous run's peers are known before the first node record.
+            services.AddHostedService(sp => sp.GetRequiredService<TunnelService>());
+        }
+
         services.AddHostedService(sp => sp.GetRequiredService<LocalServiceSource>());
         services.AddHostedService(sp => sp.GetRequiredService<RemoteSourceService>());
     }
@@ -104,9 +122,24 @@ internal sealed partial class AgentHost : IAsyncDisposable
         app.MapGet("/readyz", (AgentState state) => state.Ready
             ? Results.Text("ok\n")
             : Results.Text($"not ready: waiting for {state.WaitingFor ?? "the first apply"}\n", statusCode: StatusCodes.Status503ServiceUnavailable));
-        app.MapGet("/metrics", (PrometheusMetrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
-        app.MapGet("/status", (AgentOptions options, AgentState state, LocalServiceSource local, IRemoteClusterSource remote, NodeDatapath datapath)
-            => Results.Text(Status(options, state, local, remote, datapath).ToJsonString(new JsonSerializerOptions { WriteIndented = true }), "application/json"));
+        app.MapGet("/metrics", async (HttpContext context, PrometheusMetrics metrics) =>
+        {
+            // The tunnel gauges report the interface's last read: read it now.
+            if (context.RequestServices.GetService<TunnelService>() is { } tunnel)
+            {
+                await tunnel.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+
+            return Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+        });
+        app.MapGet("/status", async (HttpContext context, AgentOptions options, AgentState state, LocalServiceSource local, IRemoteClusterSource remote, NodeDatapath datapath) =>
+        {
+            var status = Status(options, state, local, remote, datapath);
+            status["wireguard"] = context.RequestServices.GetService<TunnelService>() is { } tunnel
+                ? await tunnel.StatusAsync(context.RequestAborted).ConfigureAwait(false)
+                : new JsonObject { ["enabled"] = false };
+            return Results.Text(status.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), "application/json");
+        });
     }
 
     private static JsonObject Status(AgentOptions options, AgentState state, LocalServiceSource local, IRemoteClusterSource remote, NodeDatapath datapath)
@@ -210,7 +243,7 @@ internal sealed partial class AgentHost : IAsyncDisposable
     /// <summary>Completes when the host shuts down (SIGTERM, Ctrl+C, or <see cref="DisposeAsync"/>).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
-    /// <summary>Stops the agent; the datapath stays attached and programmed (pins) for the next run.</summary>
+    /// <summary>Stops the agent; the datapath stays attached and programmed (pins) for the next run, and so does the WireGuard interface.</summary>
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync().ConfigureAwait(false);

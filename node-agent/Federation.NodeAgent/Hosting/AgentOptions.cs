@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Federation.Etcd.ClusterMesh;
+using Federation.NodeAgent.Processes;
+using Federation.NodeAgent.Tunnels;
 
 namespace Federation.NodeAgent.Hosting;
 
@@ -79,6 +81,27 @@ internal sealed partial class AgentOptions
     /// <summary><c>--dump</c> / <c>--uninstall</c>.</summary>
     public AgentMode Mode { get; set; } = AgentMode.Run;
 
+    /// <summary><c>--wireguard</c>: run the node's WireGuard tunnels (opt-in, as Cilium's encryption).</summary>
+    public bool WireGuard { get; set; }
+
+    /// <summary><c>--wireguard-interface</c>: at most 15 characters; host-unique when wireguard-go serves it (its UAPI socket is host-wide).</summary>
+    public string WireGuardInterface { get; set; } = "cilium_wg0";
+
+    /// <summary><c>--wireguard-port</c>: the UDP port this node listens on and every remote node is reached at.</summary>
+    public int WireGuardPort { get; set; } = WireGuardDeviceOptions.DefaultListenPort;
+
+    /// <summary><c>--wireguard-netns</c>: the node's network namespace (under /var/run/netns) holding the interface and the routes; null: the agent's own.</summary>
+    public string? WireGuardNetns { get; set; }
+
+    /// <summary><c>--wireguard-underlay-interface</c>: the interface whose MTU − 80 is the tunnel's; null: 1500 − 80.</summary>
+    public string? WireGuardUnderlayInterface { get; set; }
+
+    /// <summary><c>--wireguard-userspace</c>: use wireguard-go even where the kernel module exists.</summary>
+    public bool WireGuardUserspace { get; set; }
+
+    /// <summary>Where the node's WireGuard private key lives: a directory of its own per node, so agents sharing <c>--state-dir</c> never share a key.</summary>
+    public string WireGuardKeyDirectory => Path.Combine(StateDirectory, NodeName);
+
     /// <summary>Changes arriving within this window are programmed in one apply.</summary>
     public TimeSpan ApplyDebounce { get; set; } = TimeSpan.FromMilliseconds(20);
 
@@ -97,6 +120,11 @@ internal sealed partial class AgentOptions
         if (string.IsNullOrWhiteSpace(BpfFsRoot) || !Path.IsPathRooted(BpfFsRoot))
         {
             errors.Add($"--bpffs-root: '{BpfFsRoot}' must be an absolute path under a mounted bpffs (e.g. /sys/fs/bpf/federation)");
+        }
+
+        if (WireGuard || Mode == AgentMode.Uninstall)
+        {
+            ValidateWireGuard(errors);
         }
 
         if (Mode != AgentMode.Run)
@@ -159,6 +187,39 @@ internal sealed partial class AgentOptions
 
         return errors;
     }
+
+    private void ValidateWireGuard(List<string> errors)
+    {
+        if (!InterfaceNamePattern().IsMatch(WireGuardInterface))
+        {
+            errors.Add($"--wireguard-interface: '{WireGuardInterface}' must be 1-15 characters of A-Z a-z 0-9 _ . - (a Linux interface name)");
+        }
+
+        if (WireGuardPort is < 1 or > 65535)
+        {
+            errors.Add($"--wireguard-port: {WireGuardPort} is not a UDP port (1-65535)");
+        }
+
+        if (WireGuardNetns is { } netns)
+        {
+            if (!NodeNamePattern().IsMatch(netns))
+            {
+                errors.Add($"--wireguard-netns: '{netns}' must be the name of a network namespace under {ProcessRunner.NetnsDirectory} (not a path)");
+            }
+            else if (Mode == AgentMode.Run && !File.Exists(Path.Combine(ProcessRunner.NetnsDirectory, netns)))
+            {
+                errors.Add($"--wireguard-netns: no network namespace '{netns}' ({Path.Combine(ProcessRunner.NetnsDirectory, netns)} does not exist)");
+            }
+        }
+
+        if (WireGuardUnderlayInterface is { } underlay && !InterfaceNamePattern().IsMatch(underlay))
+        {
+            errors.Add($"--wireguard-underlay-interface: '{underlay}' must be 1-15 characters of A-Z a-z 0-9 _ . - (a Linux interface name)");
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]{1,15}$")]
+    private static partial Regex InterfaceNamePattern();
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     private static partial Regex NodeNamePattern();

@@ -13,7 +13,19 @@ internal sealed class RemoteSourceService(IRemoteClusterSource source) : IHosted
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await source.StartAsync(cancellationToken).ConfigureAwait(false);
-        _started.TrySetResult();
+        if (source is CachedRemoteClusterSource cached)
+        {
+            // The cached source learns its remotes from a watch of the local etcd: not known until its first list.
+            _ = cached.ConfigsListed.ContinueWith(
+                listed => _ = listed.IsCompletedSuccessfully ? _started.TrySetResult() : _started.TrySetCanceled(CancellationToken.None),
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+        else
+        {
+            _started.TrySetResult();
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken)

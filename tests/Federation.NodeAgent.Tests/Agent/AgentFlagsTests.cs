@@ -32,6 +32,8 @@ public sealed class AgentFlagsTests
     [InlineData("--remote-source", "etcd", "--remote-source")]
     [InlineData("--health-listen", "localhost", "--health-listen")]
     [InlineData("--bogus", "1", "--bogus")]
+    [InlineData("--wireguard", "yes", "--wireguard")]
+    [InlineData("--wireguard-userspace", "maybe", "--wireguard-userspace")]
     public void A_bad_flag_is_refused_naming_the_flag(string flag, string value, string named)
     {
         var (_, errors) = AgentFlags.Parse([.. Required, flag, value]);
@@ -55,5 +57,44 @@ public sealed class AgentFlagsTests
         Assert.Equal(AgentMode.Uninstall, AgentFlags.Parse(["--uninstall", "--node-name", "n1"]).Options.Mode);
         Assert.Contains(AgentFlags.Parse(["--dump", "--uninstall", "--node-name", "n1"]).Errors, e => e.Contains("--dump", StringComparison.Ordinal));
         Assert.Contains(AgentFlags.Parse(["--dump"]).Errors, e => e.StartsWith("--node-name", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void WireGuard_is_off_by_default_and_its_flags_parse_as_switches_and_values()
+    {
+        var (off, errors) = AgentFlags.Parse([.. Required, "--etcd-endpoints", "http://127.0.0.1:2379"]);
+        Assert.Empty(errors);
+        Assert.False(off.WireGuard);
+        Assert.Equal("cilium_wg0", off.WireGuardInterface);
+        Assert.Equal(51871, off.WireGuardPort);
+        Assert.Null(off.WireGuardNetns);
+        Assert.Null(off.WireGuardUnderlayInterface);
+        Assert.False(off.WireGuardUserspace);
+        Assert.Equal("/var/run/federation/node-agent/n1", off.WireGuardKeyDirectory);
+
+        var (on, onErrors) = AgentFlags.Parse(
+            [.. Required, "--etcd-endpoints", "http://127.0.0.1:2379", "--wireguard", "--wireguard-interface", "wg-n1", "--wireguard-port=51900",
+                "--wireguard-underlay-interface", "eth0", "--wireguard-userspace", "true"]);
+        Assert.Empty(onErrors);
+        Assert.True(on.WireGuard);
+        Assert.True(on.WireGuardUserspace);
+        Assert.Equal(("wg-n1", 51900, "eth0"), (on.WireGuardInterface, on.WireGuardPort, on.WireGuardUnderlayInterface));
+        Assert.False(AgentFlags.Parse([.. Required, "--wireguard=false"]).Options.WireGuard);
+        Assert.True(AgentFlags.Parse([.. Required, "--wireguard", "true"]).Options.WireGuard);
+    }
+
+    [Theory]
+    [InlineData("--wireguard-interface", "a-name-longer-than-15", "--wireguard-interface")]
+    [InlineData("--wireguard-interface", "wg/0", "--wireguard-interface")]
+    [InlineData("--wireguard-port", "0", "--wireguard-port")]
+    [InlineData("--wireguard-port", "70000", "--wireguard-port")]
+    [InlineData("--wireguard-port", "udp", "--wireguard-port")]
+    [InlineData("--wireguard-netns", "no-such-netns-for-the-agent-tests", "--wireguard-netns")]
+    [InlineData("--wireguard-netns", "/var/run/netns/x", "--wireguard-netns")]
+    [InlineData("--wireguard-underlay-interface", "eth0:1/x", "--wireguard-underlay-interface")]
+    public void A_bad_wireguard_flag_is_refused_naming_the_flag(string flag, string value, string named)
+    {
+        var (_, errors) = AgentFlags.Parse([.. Required, "--etcd-endpoints", "http://127.0.0.1:2379", "--wireguard=true", flag, value]);
+        Assert.Contains(errors, e => e.StartsWith(named, StringComparison.Ordinal));
     }
 }

@@ -53,8 +53,9 @@ internal sealed class WireGuardLab : IAsyncDisposable
     }
 
     /// <summary>A node: namespace, underlay address 192.168.77.<paramref name="index"/>, pod address <paramref name="podIP"/> in
-    /// <paramref name="podCidr"/>, and a running WireGuard device (wireguard-go here) with its reconciler.</summary>
-    public async Task<LabNode> AddNodeAsync(string name, string cluster, int index, string podCidr, string podIP)
+    /// <paramref name="podCidr"/>, and a running WireGuard device (wireguard-go here) with its reconciler, unless
+    /// <paramref name="startWireGuard"/> is false (a node agent under test brings its own).</summary>
+    public async Task<LabNode> AddNodeAsync(string name, string cluster, int index, string podCidr, string podIP, bool startWireGuard = true)
     {
         var netns = $"{Prefix}{Environment.ProcessId}-{Id}-{name}";
         var node = new LabNode(this, name, cluster, netns, $"192.168.77.{index}", podCidr, podIP, Path.Combine(_stateRoot, name));
@@ -70,7 +71,11 @@ internal sealed class WireGuardLab : IAsyncDisposable
         // This kernel has no dummy interfaces: the node's pod address lives on its loopback.
         await Ip("-n", netns, "addr", "add", $"{podIP}/32", "dev", "lo");
         node.UnderlayPort = port;
-        await node.StartWireGuardAsync();
+        if (startWireGuard)
+        {
+            await node.StartWireGuardAsync();
+        }
+
         return node;
     }
 
@@ -190,6 +195,7 @@ internal sealed class LabNode(WireGuardLab lab, string name, string cluster, str
 
     public WireGuardKeys Keys { get; private set; } = null!;
 
+    /// <summary>Null when the node was added without the lab's own WireGuard.</summary>
     public WireGuardDevice Device { get; private set; } = null!;
 
     public WireGuardPeerReconciler Reconciler { get; private set; } = null!;
