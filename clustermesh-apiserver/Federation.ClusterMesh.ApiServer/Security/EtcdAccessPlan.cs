@@ -64,15 +64,17 @@ internal sealed record EtcdAccessPlan(ImmutableArray<EtcdRole> Roles, ImmutableA
             ["cilium/.heartbeat", "cilium/cluster-config/" + cluster]);
 
         // Node agents read the remote clusters' state from the kvstoremesh cache, the configs and canaries
-        // (of this cluster and the cached ones of remotes), and this cluster's own state (identities and
-        // IP entries the apiserver allocates; nodes and services they otherwise take from Kubernetes).
+        // (of this cluster and the cached ones of remotes), this cluster's own state (identities and IP
+        // entries the apiserver allocates; nodes and services they otherwise take from Kubernetes), and the
+        // heartbeat, by which they tell a live cache from one whose apiserver stopped.
         var local = new EtcdRole(LocalRole,
         [
             "cilium/cache/",
             "cilium/cluster-config/",
             "cilium/synced/",
             "cilium/state/",
-        ]);
+        ],
+        ["cilium/.heartbeat"]);
 
         var users = ImmutableArray.CreateBuilder<EtcdUser>();
         users.Add(new EtcdUser("root", RootRole));

@@ -100,7 +100,14 @@ public sealed partial class LabRunner(CliApp app, string labDirectory)
         }
         catch (Exception e)
         {
-            Console.MarkupLine($"[red]lab up failed[/] ({Markup.Escape(e.Message)}); removing everything it made");
+            if (Environment.GetEnvironmentVariable("FEDERATION_LAB_KEEP_ON_FAILURE") == "1")
+            {
+                Console.MarkupLine($"[red]lab up failed[/] ({Markup.Escape(e.Message)}); FEDERATION_LAB_KEEP_ON_FAILURE=1: everything is left as it is for a look (clustermesh lab down removes it)");
+                throw;
+            }
+
+            Console.MarkupLine($"[red]lab up failed[/] ({Markup.Escape(e.Message)}); removing everything it made (FEDERATION_LAB_KEEP_ON_FAILURE=1 keeps it)");
+            PrintLogTails(state);
             await DownAsync(state, CancellationToken.None);
             throw;
         }
@@ -300,6 +307,28 @@ public sealed partial class LabRunner(CliApp app, string labDirectory)
         }
 
         Step("lab is up");
+    }
+
+    /// <summary>The last lines of every lab process's log that is gone or complained, so a failed start says why before cleanup.</summary>
+    private void PrintLogTails(LabState state)
+    {
+        foreach (var process in state.Processes)
+        {
+            if (!File.Exists(process.Log))
+            {
+                continue;
+            }
+
+            var lines = File.ReadLines(process.Log).TakeLast(200).Where(l => l.Contains("fail", StringComparison.OrdinalIgnoreCase) || l.Contains("error", StringComparison.OrdinalIgnoreCase)).TakeLast(5).ToList();
+            if (!LabSystem.IsAlive(process) || lines.Count > 0)
+            {
+                Console.MarkupLine($"[yellow]{Markup.Escape(process.Name)}[/] ({(LabSystem.IsAlive(process) ? "running" : "exited")}), {Markup.Escape(process.Log)}:");
+                foreach (var line in lines.Count > 0 ? lines : File.ReadLines(process.Log).TakeLast(5))
+                {
+                    Console.WriteLine("    " + (line.Length > 300 ? line[..300] + "…" : line));
+                }
+            }
+        }
     }
 
     private void Track(LabState state, LabProcess process)

@@ -72,17 +72,19 @@ public sealed class EtcdAccessBootstrapTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Local_agents_read_cache_configs_canaries_and_state_and_cannot_write()
+    public async Task Local_agents_read_cache_configs_canaries_state_and_heartbeat_and_cannot_write()
     {
         await BootstrapAsync(peers: ["cluster2"]);
         var local = Client(EtcdAccessPlan.LocalUser(Cluster));
 
-        foreach (var readable in new[] { "cilium/cache/nodes/v1/cluster3/node9", "cilium/cluster-config/cluster3", "cilium/synced/cluster3/nodes", "cilium/state/nodes/v1/cluster1/node1" })
+        // The heartbeat too: the cached remote source tells a live cache from a stopped apiserver by it.
+        foreach (var readable in new[] { "cilium/cache/nodes/v1/cluster3/node9", "cilium/cluster-config/cluster3", "cilium/synced/cluster3/nodes", "cilium/state/nodes/v1/cluster1/node1", "cilium/.heartbeat" })
         {
             Assert.NotNull(await local.GetAsync(readable));
         }
 
         await Assert.ThrowsAsync<EtcdPermissionDeniedException>(() => local.GetAsync("other/key"));
+        await Assert.ThrowsAsync<EtcdPermissionDeniedException>(() => local.GetAsync("cilium/.heartbeat-old"));
         await AssertCannotWriteAsync(local);
     }
 
