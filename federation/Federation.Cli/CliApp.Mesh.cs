@@ -211,10 +211,20 @@ public sealed partial class CliApp
         var reports = await ReadAllAsync();
         if (wait && !reports.All(r => r.AllReady))
         {
-            if (json)
+            if (json || !Console.Profile.Capabilities.Interactive)
             {
+                // No live display (JSON, or output to a file or pipe): one progress line when something changes, at most every 5 s.
+                var last = string.Empty;
+                var lastAt = TimeSpan.Zero;
                 while (!reports.All(r => r.AllReady) && stopwatch.Elapsed < timeout)
                 {
+                    var line = string.Join("; ", reports.Select(r => $"{r.Cluster}: {r.Remotes.Count(x => x.State == RemoteClusterState.Ready)}/{r.Configured.Count} remotes ready, {r.AgentsConnected}/{r.Nodes} agents connected"));
+                    if (!json && line != last && stopwatch.Elapsed - lastAt >= TimeSpan.FromSeconds(5))
+                    {
+                        Error.WriteLine($"waiting ({stopwatch.Elapsed.TotalSeconds:0} s of {timeout.TotalSeconds:0} s): {line}");
+                        (last, lastAt) = (line, stopwatch.Elapsed);
+                    }
+
                     await Task.Delay(500, ct);
                     reports = await ReadAllAsync();
                 }

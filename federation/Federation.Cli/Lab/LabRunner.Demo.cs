@@ -23,7 +23,11 @@ public sealed record DemoResult(
     IReadOnlyDictionary<string, int> AfterRestore,
     TimeSpan? FailoverTime,
     TimeSpan? RestoreTime,
-    int FailedDuringFailover);
+    int FailedDuringFailover)
+{
+    /// <summary>With three or more clusters: the answers seen from cluster3, which runs no catalogdetail.</summary>
+    public IReadOnlyDictionary<string, int>? FromClusterWithoutBackends { get; init; }
+}
 
 public sealed partial class LabRunner
 {
@@ -94,6 +98,20 @@ public sealed partial class LabRunner
         var before = await RequestsAsync(binaries, client1, url, 20, 50, ct);
         PrintAnswers(before);
 
+        IReadOnlyDictionary<string, int>? fromOther = null;
+        if (state.Clusters.Count >= 3)
+        {
+            var c3 = state.Clusters[2];
+            var client3 = c3.Nodes[0];
+            AddPodAddress(client3, PodIp(client3, ClientHost));
+            var url3 = $"http://{vips[(c3.Name, "frontend")]}/";
+            Step($"20 requests from a client in {c3.Name}, which has no catalogdetail of its own: load-balanced over cluster1 and cluster2");
+            await WaitUntilAsync($"{c3.Name}'s frontend", async () => (await RequestsAsync(binaries, client3, url3, 3, 100, ct)).All(a => a.Ok), TimeSpan.FromSeconds(60), ct);
+            var spread = await RequestsAsync(binaries, client3, url3, 20, 50, ct);
+            PrintAnswers(spread);
+            fromOther = Tally(spread);
+        }
+
         Step("failover: killing cluster1's catalogdetail pods while a client sends a request every 100 ms");
         var (during, failoverTime, failed) = await FailoverAsync(state, contexts, binaries, client1, url, c2.Name, ct);
 
@@ -115,9 +133,14 @@ public sealed partial class LabRunner
         after.AddRange(await RequestsAsync(binaries, client1, url, 20, 50, ct));
         PrintAnswers(after);
 
-        var result = new DemoResult(Tally(before), Tally(during), Tally(after), failoverTime, restoreTime, failed);
-        var summary = new Table().Border(TableBorder.Rounded).Title("[bold]catalogdetail answers seen from cluster1[/]").AddColumns("phase", "answered by", "note");
-        summary.AddRow("before", Markup.Escape(Describe(result.Before)), "affinity local: cluster1's v1 only");
+        var result = new DemoResult(Tally(before), Tally(during), Tally(after), failoverTime, restoreTime, failed) { FromClusterWithoutBackends = fromOther };
+        var summary = new Table().Border(TableBorder.Rounded).Title("[bold]which cluster's catalogdetail answered[/]").AddColumns("phase", "answered by", "note");
+        summary.AddRow("before", Markup.Escape(Describe(result.Before)), "from cluster1, affinity local: cluster1's v1 only");
+        if (fromOther is not null)
+        {
+            summary.AddRow($"from {state.Clusters[2].Name}", Markup.Escape(Describe(fromOther)), "no local catalogdetail: spread over the remote clusters");
+        }
+
         summary.AddRow("failover", Markup.Escape(Describe(result.DuringFailover)), Markup.Escape(failoverTime is { } f ? $"first answer from {c2.Name} {f.TotalMilliseconds:0} ms after the pods were killed; {failed} request(s) failed" : "no answer from " + c2.Name));
         summary.AddRow("restored", Markup.Escape(Describe(result.AfterRestore)), Markup.Escape(restoreTime is { } r ? $"cluster1 answered again {r.TotalMilliseconds:0} ms after its pods were started" : "cluster1 did not answer again within 60 s"));
         Console.Write(summary);
@@ -290,7 +313,7 @@ public sealed partial class LabRunner
     private static void AddPodAddress(LabNode node, string ip)
     {
         var result = LabSystem.Run("ip", ["-n", node.Namespace, "addr", "add", ip + "/32", "dev", "lo"], check: false);
-        if (result.ExitCode != 0 && !result.Error.Contains("exists", StringComparison.OrdinalIgnoreCase))
+        if (result.ExitCode != 0 && !result.Error.Contains("exists", StringComparison.OrdinalIgnoreCase) && !result.Error.Contains("already assigned", StringComparison.OrdinalIgnoreCase))
         {
             throw new CliException($"cannot add pod address {ip} on {node.Name}: {result.Error.Trim()}");
         }
