@@ -39,7 +39,8 @@ public sealed partial class CliApp
     {
         var root = Build();
         var parse = root.Parse(args);
-        return await parse.InvokeAsync(new InvocationConfiguration { Error = Error, Output = Output }, cancellationToken);
+        // Ctrl-C cancels the token; lab up then removes what it made, which takes seconds: wait for it rather than the default 2 s.
+        return await parse.InvokeAsync(new InvocationConfiguration { Error = Error, Output = Output, ProcessTerminationTimeout = TimeSpan.FromSeconds(120) }, cancellationToken);
     }
 
     public RootCommand Build()
