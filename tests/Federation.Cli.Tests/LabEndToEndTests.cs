@@ -67,6 +67,18 @@ public sealed class LabEndToEndTests
             Assert.Contains("which cluster's catalogdetail answered", printed, StringComparison.Ordinal);
             Assert.Contains("node agents connected: 2/2", printed, StringComparison.Ordinal);
 
+            // Between clusters the only path is WireGuard: cluster1's nodes route cluster2's pod CIDRs through their
+            // tunnel interface, and the tunnel to the nodes that answered has handshaken.
+            var node = state.Clusters[0].Nodes[0];
+            foreach (var remote in state.Clusters[1].Nodes)
+            {
+                var route = LabSystem.Run("ip", ["-n", node.Namespace, "route", "show", remote.PodCidr]).Output;
+                Assert.Contains($"dev {node.WireGuardInterface}", route, StringComparison.Ordinal);
+            }
+
+            var handshakes = LabSystem.Run("ip", ["netns", "exec", node.Namespace, "wg", "show", node.WireGuardInterface, "latest-handshakes"]).Output;
+            Assert.Contains(handshakes.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Split('\t') is [_, var t] && t != "0");
+
             var down = await RunAsync(dir, "lab", "down");
             Assert.True(down.ExitCode == 0, down.ToString());
         }
