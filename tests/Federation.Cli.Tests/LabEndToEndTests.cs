@@ -109,7 +109,8 @@ public sealed class LabEndToEndTests
         {
             // Interrupt once processes are running (the state file lists some).
             await Eventually.TrueAsync(() => LabState.TryLoad(dir)?.Processes.Count >= 3, TimeSpan.FromSeconds(60), "lab up started processes");
-            Assert.True(PosixSignal.Send(process.Id, 2), "SIGINT sent");
+            // SIGTERM, handled like Ctrl-C: a child of the test host may inherit SIGINT as ignored (and .NET keeps it so).
+            Assert.True(PosixSignal.Send(process.Id, PosixSignal.Term), "SIGTERM sent");
             Assert.True(process.WaitForExit(TimeSpan.FromSeconds(120)), "lab up exits after Ctrl-C");
             Assert.Equal(130, process.ExitCode);
             Assert.Contains("removing everything it made", await stdout, StringComparison.Ordinal);
@@ -181,10 +182,13 @@ internal sealed record MachineSnapshot(string Namespaces, string Cgroups, string
     public static MachineSnapshot Take()
     {
         static string List(IEnumerable<string> items) => string.Join('\n', items.Order(StringComparer.Ordinal));
-        var namespaces = Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns").Select(Path.GetFileName).OfType<string>() : [];
-        var cgroups = Directory.EnumerateDirectories(LabSystem.CgroupRoot, "*", SearchOption.TopDirectoryOnly);
-        var pins = Directory.Exists(LabSystem.BpfFsRoot) ? Directory.EnumerateFileSystemEntries(LabSystem.BpfFsRoot, "*", SearchOption.AllDirectories) : [];
-        var sockets = Directory.Exists("/var/run/wireguard") ? Directory.GetFiles("/var/run/wireguard") : [];
+        // Only what carries the lab's names: other test assemblies create and remove their own namespaces, cgroups and
+        // pins at the same time.
+        var namespaces = Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns").Select(Path.GetFileName).OfType<string>().Where(n => n.StartsWith(LabRunner.Prefix, StringComparison.Ordinal)) : [];
+        var cgroups = Directory.EnumerateDirectories(LabSystem.CgroupRoot, LabRunner.Prefix + "*", SearchOption.TopDirectoryOnly);
+        var pinRoot = Path.Combine(LabSystem.BpfFsRoot, LabRunner.Prefix);
+        var pins = Directory.Exists(pinRoot) ? Directory.EnumerateFileSystemEntries(pinRoot, "*", SearchOption.AllDirectories).Append(pinRoot) : [];
+        var sockets = Directory.Exists("/var/run/wireguard") ? Directory.GetFiles("/var/run/wireguard", "wg-c*") : [];
         var processes = new List<string>();
         foreach (var proc in Directory.EnumerateDirectories("/proc"))
         {
@@ -202,7 +206,7 @@ internal sealed record MachineSnapshot(string Namespaces, string Cgroups, string
                 {
                     // Only processes of a lab: their command line names a lab directory or a lab interface.
                     var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
-                    if (cmdline.Contains("federation-cli-e2e-", StringComparison.Ordinal) || cmdline.Contains("wg-c", StringComparison.Ordinal))
+                    if (cmdline.Contains("federation-cli-e2e-", StringComparison.Ordinal) || System.Text.RegularExpressions.Regex.IsMatch(cmdline, @"\bwg-c[0-9]+n[0-9]+\b"))
                     {
                         processes.Add($"{Path.GetFileName(proc)} {cmdline}");
                     }

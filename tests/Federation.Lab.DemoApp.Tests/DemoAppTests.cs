@@ -175,7 +175,10 @@ public sealed class DemoAppTests : IAsyncLifetime
 
     private static async Task<List<JsonNode>> RequestAsync(Uri url, params string[] flags)
     {
-        var (exit, stdout, stderr) = await DemoAppProcess.RunAsync(["request", "--url", url.ToString(), .. flags]);
+        // A generous client timeout unless the test sets one: on a busy machine a chain of three fresh processes can take
+        // longer than the 2 s default to answer its first request.
+        string[] timeout = flags.Contains("--timeout") ? [] : ["--timeout", "15000"];
+        var (exit, stdout, stderr) = await DemoAppProcess.RunAsync(["request", "--url", url.ToString(), .. flags, .. timeout]);
         Assert.True(exit == 0, $"request exited {exit}: {stderr}");
         return Parse(stdout);
     }

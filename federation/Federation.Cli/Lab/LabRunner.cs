@@ -79,6 +79,15 @@ public sealed partial class LabRunner(CliApp app, string labDirectory)
             await DownAsync(existing, ct);
         }
 
+        var others = LabSystem.Run("ip", ["netns", "list"], check: false).Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ')[0]).Where(n => n.StartsWith(Prefix + "-", StringComparison.Ordinal)).ToList();
+        if (others.Count > 0)
+        {
+            throw new CliException(
+                $"another lab is running on this machine (network namespaces {string.Join(", ", others.Take(3))}{(others.Count > 3 ? ", ..." : string.Empty)}); one lab at a time",
+                "remove it with: clustermesh lab down --lab-dir DIR (its directory; default /var/lib/federation-lab)");
+        }
+
         var binaries = LabBinaries.Locate();
         foreach (var tool in new[] { "etcd", "ip", "nsenter", "setsid" }.Concat(options.Encryption == "wireguard" ? ["wg", "wireguard-go"] : []))
         {

@@ -69,6 +69,11 @@ internal sealed class DemoServer : IAsyncDisposable
                     {
                         return false;
                     }
+                    catch (TaskCanceledException)
+                    {
+                        // A busy machine: the server is still starting.
+                        return false;
+                    }
                 },
                 TimeSpan.FromSeconds(30),
                 $"{role} answering /healthz");

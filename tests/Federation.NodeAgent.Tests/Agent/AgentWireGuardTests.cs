@@ -162,7 +162,7 @@ public sealed class AgentWireGuardTests : IAsyncLifetime
         await PutCachedRemoteAsync(local);
         await Eventually.TrueAsync(async () => (await StatusAsync(agent)).GetProperty("synced").GetBoolean(), AgentEnvironment.Timeout, "the restarted agent synced");
         await Eventually.TrueAsync(async () => (await device.DumpAsync()).Peers.Length == 1, AgentEnvironment.Timeout, "node-c's stale peer removed after the sync");
-        Assert.DoesNotContain("10.2.2.0/24", await RoutesAsync(a, options.WireGuardInterface));
+        await Eventually.TrueAsync(async () => !(await RoutesAsync(a, options.WireGuardInterface)).Contains("10.2.2.0/24"), AgentEnvironment.Timeout, "node-c's route removed with its peer");
         status = await StatusAsync(agent);
         Assert.Equal(publicKey, status.GetProperty("publicKey").GetString());
         Assert.True(status.GetProperty("adoptedInterface").GetBoolean());
@@ -173,7 +173,7 @@ public sealed class AgentWireGuardTests : IAsyncLifetime
         // (b) The deleted record takes its peer and route away.
         await local.Client.DeleteAsync(ClusterMeshKeys.CachedNode(RemoteCluster, "node-b"));
         await Eventually.TrueAsync(async () => (await device.DumpAsync()).Peers.IsEmpty, AgentEnvironment.Timeout, "node-b's peer removed");
-        Assert.DoesNotContain(RemotePodCidr, await RoutesAsync(a, options.WireGuardInterface));
+        await Eventually.TrueAsync(async () => !(await RoutesAsync(a, options.WireGuardInterface)).Contains(RemotePodCidr), AgentEnvironment.Timeout, "node-b's route removed with its peer");
         Assert.Empty((await StatusAsync(agent)).GetProperty("peers").EnumerateArray());
 
         // --uninstall --wireguard=true removes the interface (and its wireguard-go).
