@@ -6,7 +6,7 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-packages=(etcd-server etcd-client clang llvm libbpf-dev bpftool iperf3 iputils-ping iproute2 ca-certificates python3 nftables)
+packages=(etcd-server etcd-client clang llvm libbpf-dev bpftool iperf3 iputils-ping iproute2 ca-certificates python3 nftables procps util-linux)
 # Installed without recommends: otherwise apt pulls in a kernel image for the WireGuard module.
 packages_no_recommends=(wireguard-tools wireguard-go)
 

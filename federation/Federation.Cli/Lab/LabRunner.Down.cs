@@ -1,4 +1,3 @@
-using System.Globalization;
 using Spectre.Console;
 
 namespace Federation.Cli.Lab;
@@ -138,9 +137,33 @@ public sealed partial class LabRunner
         }
     }
 
+    /// <summary>wireguard-go processes serving a lab interface (<c>wg-cInJ</c>), wherever they run.</summary>
     private static IEnumerable<int> WireGuardGoOfLab()
     {
-        var result = LabSystem.Run("pgrep", ["-f", "^wireguard-go.* wg-c[0-9]+n[0-9]+"], check: false);
-        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p.Trim(), CultureInfo.InvariantCulture));
+        foreach (var dir in System.IO.Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            string[] argv;
+            try
+            {
+                argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (argv.Length > 0 && Path.GetFileName(argv[0]) == "wireguard-go" && argv.Any(a => LabInterface().IsMatch(a)))
+            {
+                yield return pid;
+            }
+        }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^wg-c[0-9]+n[0-9]+$")]
+    private static partial System.Text.RegularExpressions.Regex LabInterface();
 }

@@ -176,7 +176,11 @@ public static class LabSystem
         }
     }
 
-    public static void Signal(int pid, string signal) => Run("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)], check: false);
+    /// <summary>Sends SIGTERM (<c>TERM</c>) or SIGKILL (<c>KILL</c>); a process that is already gone is not an error.</summary>
+    public static void Signal(int pid, string signal) => _ = SysKill(pid, signal == "KILL" ? 9 : 15);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SysKill(int pid, int signal);
 
     /// <summary>Pids of every process whose network namespace is <paramref name="netns"/>.</summary>
     public static IReadOnlyList<int> ProcessesInNamespace(string netns)
