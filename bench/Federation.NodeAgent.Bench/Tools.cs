@@ -79,6 +79,24 @@ internal static class Tools
     }
 }
 
+/// <summary>A line of <c>lbbench watch</c>: the backend byte now answering, since when (monotonic ns), failed connects so far.</summary>
+internal readonly record struct WatchLine(char Backend, long Nanoseconds, long Failures)
+{
+    /// <summary>Reads lines until backend <paramref name="name"/> answers; each line must come within <paramref name="timeout"/>.</summary>
+    public static async Task<WatchLine> WaitForAsync(LongRunning watch, char name, TimeSpan timeout)
+    {
+        while (true)
+        {
+            var fields = (await watch.NextLineAsync(timeout)).Split(' ');
+            var line = new WatchLine(fields[0][0], long.Parse(fields[1], CultureInfo.InvariantCulture), long.Parse(fields[2], CultureInfo.InvariantCulture));
+            if (line.Backend == name)
+            {
+                return line;
+            }
+        }
+    }
+}
+
 /// <summary>One rate run: successful connects, failed ones, connects per second, per-connect latencies in µs.</summary>
 internal sealed record RateResult(int Ok, int Errors, double PerSecond, double[] Micros);
 

@@ -1,7 +1,8 @@
 // Client and backend of the node-agent benchmark (compiled by the benchmark with the system cc).
 //   server ADDR PORT NAME   accept loop (PORT 0: any free port): prints "listening PORT", then sends each connection the one-byte NAME and closes it
 //   rate ADDR PORT N        N x (socket, connect, close with RST); prints "ok errors elapsed_ns" then one latency (ns) per line
-//   watch ADDR PORT         connect, read the backend's byte, close, forever; prints "BYTE monotonic_ns" when the byte changes
+//   watch ADDR PORT         connect, read the backend's byte, close, forever; prints "BYTE monotonic_ns failures" when the byte
+//                           changes ('x': connect failed, '!': no byte), failures = connects so far that reached no backend
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -70,6 +71,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "watch") == 0) {
         char last = 0;
+        long long failures = 0;
         for (;;) {
             int s = socket(AF_INET, SOCK_STREAM, 0);
             char b = '?';
@@ -79,8 +81,9 @@ int main(int argc, char **argv) {
                 b = 'x';
             }
             close_rst(s);
+            if (b == 'x' || b == '!') failures++;
             if (b != last) {
-                printf("%c %lld\n", b, now_ns());
+                printf("%c %lld %lld\n", b, now_ns(), failures);
                 fflush(stdout);
                 last = b;
             }

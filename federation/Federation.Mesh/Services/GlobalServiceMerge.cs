@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using System.Net;
+using System.Net.Sockets;
 using Federation.Etcd.ClusterMesh;
 
 namespace Federation.Mesh.Services;
@@ -17,6 +19,9 @@ public static class GlobalServiceMerge
     /// <item>affinity <see cref="ServiceAffinity.Local"/>: local active backends, the remote active ones only while there is none
     /// (<see cref="ServiceAffinity.Remote"/> the mirror image; <see cref="ServiceAffinity.None"/>: all active ones);</item>
     /// <item>terminating backends only when no backend at all is active; not-ready ones never;</item>
+    /// <item>a backend no datapath can use (an unparsable address, another address family than the frontend's, port 0) is
+    /// left out before affinity is applied, so it never counts as active: affinity local whose local backends are all
+    /// unusable fails over to the remote ones. It is reported in <see cref="MergedFrontend.SkippedBackends"/> with its reason;</item>
     /// <item>order: the local cluster first, then by cluster ID, IP (ordinal) and port.</item>
     /// </list>
     /// Without a local Service there is no frontend and the result is empty. A remote entry named like the
@@ -57,7 +62,8 @@ public static class GlobalServiceMerge
                 Port = f.Port,
                 Protocol = f.Protocol,
                 PortName = f.PortName,
-                Backends = Select(f, local, contributing, localClusterId, localClusterName),
+                Backends = Select(f, local, contributing, localClusterId, localClusterName, out var skipped),
+                SkippedBackends = skipped,
             })
             .ToImmutableArray();
 
@@ -71,14 +77,27 @@ public static class GlobalServiceMerge
     }
 
     private static ImmutableArray<MergedBackend> Select(
-        LocalFrontend frontend, LocalService local, KeyValuePair<string, ClusterService>[] remotes, uint localClusterId, string localClusterName)
+        LocalFrontend frontend,
+        LocalService local,
+        KeyValuePair<string, ClusterService>[] remotes,
+        uint localClusterId,
+        string localClusterName,
+        out ImmutableArray<SkippedBackend> skipped)
     {
+        var family = IPAddress.TryParse(frontend.Ip, out var vip) ? vip.AddressFamily : (AddressFamily?)null;
+        var unusable = new List<SkippedBackend>();
         var localActive = new List<MergedBackend>();
         var localTerminating = new List<MergedBackend>();
         foreach (var backend in local.Backends)
         {
             if (backend.State == BackendState.NotReady || !Matches(backend.Ports, frontend, out var port))
             {
+                continue;
+            }
+
+            if (Unusable(backend.Ip, port, family) is { } reason)
+            {
+                unusable.Add(new SkippedBackend(backend.Ip, port, localClusterName, reason));
                 continue;
             }
 
@@ -91,12 +110,29 @@ public static class GlobalServiceMerge
         {
             foreach (var (ip, ports) in service.Backends ?? ImmutableDictionary<string, ImmutableDictionary<string, L4Addr>>.Empty)
             {
-                if (ports is not null && Matches(ports, frontend, out var port))
+                if (ports is null || !Matches(ports, frontend, out var port))
                 {
-                    remoteActive.Add(new MergedBackend(ip, port, frontend.Protocol, service.ClusterId, cluster, BackendState.Active));
+                    continue;
                 }
+
+                if (Unusable(ip, port, family) is { } reason)
+                {
+                    unusable.Add(new SkippedBackend(ip, port, cluster, reason));
+                    continue;
+                }
+
+                remoteActive.Add(new MergedBackend(ip, port, frontend.Protocol, service.ClusterId, cluster, BackendState.Active));
             }
         }
+
+        skipped =
+        [
+            .. unusable
+                .Distinct()
+                .OrderBy(b => b.Cluster, StringComparer.Ordinal)
+                .ThenBy(b => b.Ip, StringComparer.Ordinal)
+                .ThenBy(b => b.Port),
+        ];
 
         IEnumerable<MergedBackend> chosen = local.Affinity switch
         {
@@ -122,6 +158,22 @@ public static class GlobalServiceMerge
                 .ThenBy(b => b.Port)
                 .ThenBy(b => b.Cluster, StringComparer.Ordinal),
         ];
+    }
+
+    /// <summary>Why no datapath can send this frontend's connections to <paramref name="ip"/>:<paramref name="port"/>; null when it can.</summary>
+    private static string? Unusable(string ip, ushort port, AddressFamily? frontendFamily)
+    {
+        if (!IPAddress.TryParse(ip, out var address))
+        {
+            return SkippedBackendReason.InvalidAddress;
+        }
+
+        if (frontendFamily is { } family && address.AddressFamily != family)
+        {
+            return address.AddressFamily == AddressFamily.InterNetworkV6 ? SkippedBackendReason.Ipv6 : SkippedBackendReason.Ipv4;
+        }
+
+        return port == 0 ? SkippedBackendReason.PortZero : null;
     }
 
     private static bool Matches(IReadOnlyDictionary<string, L4Addr> ports, LocalFrontend frontend, out ushort port)

@@ -52,19 +52,46 @@ public sealed record MergedFrontend
     /// <summary>Local cluster first, then by cluster ID, IP (ordinal) and port.</summary>
     public ImmutableArray<MergedBackend> Backends { get; init => field = value.IsDefault ? [] : value; } = [];
 
+    /// <summary>
+    /// Candidates of this frontend that no datapath can use (see <see cref="SkippedBackendReason"/>), left out before
+    /// affinity was applied; ordered by cluster, IP (ordinal) and port.
+    /// </summary>
+    public ImmutableArray<SkippedBackend> SkippedBackends { get; init => field = value.IsDefault ? [] : value; } = [];
+
     public bool Equals(MergedFrontend? other) =>
         other is not null
         && Ip == other.Ip
         && Port == other.Port
         && Protocol == other.Protocol
         && PortName == other.PortName
-        && ValueEquality.SequenceEquals(Backends, other.Backends);
+        && ValueEquality.SequenceEquals(Backends, other.Backends)
+        && ValueEquality.SequenceEquals(SkippedBackends, other.SkippedBackends);
 
-    public override int GetHashCode() => HashCode.Combine(Ip, Port, Protocol, PortName, ValueEquality.SequenceHash(Backends));
+    public override int GetHashCode() =>
+        HashCode.Combine(Ip, Port, Protocol, PortName, ValueEquality.SequenceHash(Backends), ValueEquality.SequenceHash(SkippedBackends));
 }
 
 /// <summary>A selected backend: where to send the connection and which cluster it lives in.</summary>
 public sealed record MergedBackend(string Ip, ushort Port, string Protocol, uint ClusterId, string Cluster, BackendState State);
+
+/// <summary>A backend the merge left out because it cannot be used, with the reason (a <see cref="SkippedBackendReason"/> value).</summary>
+public sealed record SkippedBackend(string Ip, ushort Port, string Cluster, string Reason);
+
+/// <summary>Why a backend was left out (the <c>reason</c> label of the agent's skipped-backends metric).</summary>
+public static class SkippedBackendReason
+{
+    /// <summary>The address does not parse as an IP address.</summary>
+    public const string InvalidAddress = "invalid-address";
+
+    /// <summary>An IPv6 backend of an IPv4 frontend (no NAT64 in the datapath).</summary>
+    public const string Ipv6 = "ipv6";
+
+    /// <summary>An IPv4 backend of an IPv6 frontend.</summary>
+    public const string Ipv4 = "ipv4";
+
+    /// <summary>The port is 0 (an entry that names no port).</summary>
+    public const string PortZero = "port-zero";
+}
 
 /// <summary>A backend IP that several clusters claim (overlapping pod CIDRs); clusters ordered by name.</summary>
 public sealed record DuplicateBackend

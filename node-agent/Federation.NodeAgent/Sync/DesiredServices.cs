@@ -14,20 +14,21 @@ internal sealed record DesiredServices(
     ImmutableDictionary<string, int> SkippedBackends)
 {
     /// <summary>Skip reasons (the <c>reason</c> label of the skipped-frontends metric).</summary>
-    public const string SkippedIpv6 = "ipv6";
+    public const string SkippedIpv6 = SkippedBackendReason.Ipv6;
     public const string SkippedProtocol = "protocol";
-    public const string SkippedInvalidAddress = "invalid-address";
+    public const string SkippedInvalidAddress = SkippedBackendReason.InvalidAddress;
     public const string SkippedDuplicateFrontend = "duplicate-frontend";
 
     /// <summary>Backend skip reason: the port is 0 (a remote entry or slice port that names no port).</summary>
-    public const string SkippedPortZero = "port-zero";
+    public const string SkippedPortZero = SkippedBackendReason.PortZero;
 
     /// <summary>
     /// One <see cref="LbService"/> per IPv4 TCP/UDP frontend, with the merge's backends in its order. IPv6 frontends
     /// (the datapath has no v6 programs yet), other protocols and unparsable addresses are skipped and counted by reason;
     /// an IPv6 backend of an IPv4 frontend is left out of the slots. A backend that cannot be programmed (an unparsable or
-    /// IPv6 address, port 0, a protocol other than the frontend's) is left out alone and counted by reason in
-    /// <see cref="SkippedBackends"/>: remote clusters' entries are not checked before they get here.
+    /// IPv6 address, port 0, a protocol other than the frontend's) is counted by reason in <see cref="SkippedBackends"/>:
+    /// the merge leaves such backends out before it applies affinity and reports them per frontend
+    /// (<see cref="MergedFrontend.SkippedBackends"/>); a merged service built elsewhere is checked here again.
     /// </summary>
     public static DesiredServices From(IEnumerable<MergedService> merged)
     {
@@ -65,6 +66,11 @@ internal sealed record DesiredServices(
                 {
                     Count(skipped, SkippedDuplicateFrontend);
                     continue;
+                }
+
+                foreach (var left in frontend.SkippedBackends)
+                {
+                    Count(skippedBackends, left.Reason);
                 }
 
                 var backends = ImmutableArray.CreateBuilder<LbBackend>();
