@@ -95,4 +95,32 @@ public sealed class IpsecTests(ITestOutputHelper output)
         var sameSpi = next with { AlgorithmArguments = old.AlgorithmArguments };
         Assert.Throws<ArgumentException>(() => ring.Rotate(sameSpi, T0, TimeSpan.FromMinutes(5)));
     }
+
+    [Fact]
+    public void The_agent_takes_its_own_ipsec_endpoint_from_its_node_and_remote_ones_from_node_records_ipv4_only()
+    {
+        Assert.Null(IpsecService.LocalNode(null));
+        var node = new Federation.Kubernetes.Models.Node
+        {
+            Metadata = new Federation.Kubernetes.Models.ObjectMeta { Name = "a" },
+            Spec = new Federation.Kubernetes.Models.NodeSpec { PodCIDRs = ["10.101.1.0/24", "fd00:101::/64"] },
+            Status = new Federation.Kubernetes.Models.NodeStatus
+            {
+                Addresses = [new() { Type = "Hostname", Address = "a" }, new() { Type = "InternalIP", Address = "fd00::1" }, new() { Type = "InternalIP", Address = "192.168.77.1" }],
+            },
+        };
+        var local = IpsecService.LocalNode(node)!;
+        Assert.Equal(("a", "192.168.77.1", new[] { "10.101.1.0/24" }), (local.Name, local.UnderlayIP, local.PodCidrs.ToArray()));
+        Assert.Null(IpsecService.LocalNode(node with { Status = null }));
+
+        var record = new Federation.Etcd.ClusterMesh.Node
+        {
+            Name = "b", Cluster = "cluster2", ClusterId = 2,
+            IPAddresses = [new Federation.Etcd.ClusterMesh.NodeAddress { Type = "InternalIP", IP = "192.168.77.2" }],
+            IPv4AllocCidr = Federation.Etcd.ClusterMesh.NodeCidr.Create("10.102.1.0", 24),
+        };
+        var remote = IpsecService.RemoteNode("cluster2", record)!;
+        Assert.Equal(("cluster2/b", "192.168.77.2", new[] { "10.102.1.0/24" }), (remote.Name, remote.UnderlayIP, remote.PodCidrs.ToArray()));
+        Assert.Null(IpsecService.RemoteNode("cluster2", record with { IPAddresses = [] }));
+    }
 }
