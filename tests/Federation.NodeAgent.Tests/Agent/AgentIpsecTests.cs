@@ -1,3 +1,4 @@
+using Federation.NodeAgent.Tests.Tunnels;
 using Federation.NodeAgent.Tunnels;
 using Xunit.Abstractions;
 
@@ -10,6 +11,7 @@ namespace Federation.NodeAgent.Tests.Agent;
 /// </summary>
 [Trait("Needs", "root")]
 [Trait("Needs", "netns")]
+[Collection(IpsecDetection.Collection)]
 public sealed class AgentIpsecTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("federation-agent-ipsec-").FullName;
@@ -42,8 +44,16 @@ public sealed class AgentIpsecTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("--wireguard=true instead", line, StringComparison.Ordinal);
         Assert.Empty(stdout);
 
-        // Nothing of the agent was set up: no pins, no probe namespace left behind.
+        // Nothing of the agent was set up: no pins, and no probe namespace of a process that has exited (the agent's).
         Assert.False(Directory.Exists($"/sys/fs/bpf/federation-ipsec-test-{Environment.ProcessId}"));
-        Assert.DoesNotContain(Directory.GetFiles("/var/run/netns"), n => n.Contains("fedipsec-probe", StringComparison.Ordinal));
+        Assert.DoesNotContain(Directory.GetFiles("/var/run/netns"), n => ProbeOfExitedProcess(Path.GetFileName(n)));
+    }
+
+    private static bool ProbeOfExitedProcess(string netns)
+    {
+        // fedipsec-probe-PID-xxxxxx
+        var parts = netns.Split('-');
+        return netns.StartsWith("fedipsec-probe-", StringComparison.Ordinal) && parts.Length == 4
+            && int.TryParse(parts[2], System.Globalization.CultureInfo.InvariantCulture, out var pid) && !Directory.Exists($"/proc/{pid}");
     }
 }

@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 
 namespace Federation.NodeAgent.Tests.Tunnels;
 
+[Collection(IpsecDetection.Collection)] // one probe at a time in this process: each checks that its probe namespace is gone
 public sealed class IpsecTests(ITestOutputHelper output)
 {
     private const string KeyLine = "3 rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128";
@@ -25,7 +26,7 @@ public sealed class IpsecTests(ITestOutputHelper output)
         Assert.False(support.Available);
         Assert.Contains("no ESP", support.Reason, StringComparison.Ordinal);
         Assert.Contains("use WireGuard", support.Reason, StringComparison.Ordinal);
-        Assert.DoesNotContain(Directory.GetFiles("/var/run/netns"), n => n.Contains("fedipsec-probe", StringComparison.Ordinal));
+        Assert.DoesNotContain(Directory.GetFiles("/var/run/netns"), n => n.Contains($"fedipsec-probe-{Environment.ProcessId}-", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -110,7 +111,8 @@ public sealed class IpsecTests(ITestOutputHelper output)
             },
         };
         var local = IpsecService.LocalNode(node)!;
-        Assert.Equal(("a", "192.168.77.1", new[] { "10.101.1.0/24" }), (local.Name, local.UnderlayIP, local.PodCidrs.ToArray()));
+        Assert.Equal(("a", "192.168.77.1"), (local.Name, local.UnderlayIP));
+        Assert.Equal(["10.101.1.0/24"], local.PodCidrs.ToArray());
         Assert.Null(IpsecService.LocalNode(node with { Status = null }));
 
         var record = new Federation.Etcd.ClusterMesh.Node
@@ -120,7 +122,14 @@ public sealed class IpsecTests(ITestOutputHelper output)
             IPv4AllocCidr = Federation.Etcd.ClusterMesh.NodeCidr.Create("10.102.1.0", 24),
         };
         var remote = IpsecService.RemoteNode("cluster2", record)!;
-        Assert.Equal(("cluster2/b", "192.168.77.2", new[] { "10.102.1.0/24" }), (remote.Name, remote.UnderlayIP, remote.PodCidrs.ToArray()));
+        Assert.Equal(("cluster2/b", "192.168.77.2"), (remote.Name, remote.UnderlayIP));
+        Assert.Equal(["10.102.1.0/24"], remote.PodCidrs.ToArray());
         Assert.Null(IpsecService.RemoteNode("cluster2", record with { IPAddresses = [] }));
     }
+}
+
+/// <summary>The tests that run the ESP probe (it leaves a namespace named after the process while it runs).</summary>
+internal static class IpsecDetection
+{
+    public const string Collection = "IPsec detection";
 }
