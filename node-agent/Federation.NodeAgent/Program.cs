@@ -1,4 +1,5 @@
 using Federation.NodeAgent.Hosting;
+using Federation.NodeAgent.Tunnels;
 
 if (args is ["--help"] or ["-h"])
 {
@@ -29,7 +30,18 @@ switch (options.Mode)
         }
 
     default:
-        await using (var host = await AgentHost.StartAsync(options))
+        AgentHost host;
+        try
+        {
+            host = await AgentHost.StartAsync(options);
+        }
+        catch (IpsecUnavailableException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+
+        await using (host)
         {
             await host.WaitForShutdownAsync();
         }

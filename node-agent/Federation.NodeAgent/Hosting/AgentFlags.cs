@@ -6,7 +6,7 @@ namespace Federation.NodeAgent.Hosting;
 
 /// <summary>
 /// Command-line flags of node-agent (<c>--name=value</c> or <c>--name value</c>; <c>--dump</c> and <c>--uninstall</c> take none;
-/// the switches <c>--wireguard</c> and <c>--wireguard-userspace</c> take <c>true|false</c> or nothing, meaning true).
+/// the switches <c>--wireguard</c>, <c>--wireguard-userspace</c> and <c>--ipsec</c> take <c>true|false</c> or nothing, meaning true).
 /// </summary>
 internal static class AgentFlags
 {
@@ -35,6 +35,13 @@ internal static class AgentFlags
                                               the routes (default: the agent's own)
           --wireguard-underlay-interface NAME its MTU − 80 is the tunnel's MTU (default: 1500 − 80)
           --wireguard-userspace true|false    use wireguard-go even where kernel WireGuard exists (default false)
+          --wireguard-route-source IP         the node's own pod-side IPv4 address, used as src of the routes to remote
+                                              pod CIDRs (default: none, the kernel chooses)
+          --ipsec true|false                  encrypt node-to-node traffic with IPsec (xfrm ESP states and policies per
+                                              remote node) instead of WireGuard (default false; excludes --wireguard=true).
+                                              The agent refuses to start where the kernel has no ESP, saying why
+          --ipsec-key-file FILE               with --ipsec=true: Cilium's key file, one line "SPI ALGO KEY ICV-BITS" or
+                                              "SPI AUTH-ALGO AUTH-KEY ENC-ALGO ENC-KEY"; a new SPI in it rotates the key
           --dump                              print the programmed maps (and with --wireguard=true the tunnel) and exit
           --uninstall                         detach the programs, remove the pins (and with --wireguard=true the
                                               WireGuard interface) and exit
@@ -69,7 +76,7 @@ internal static class AgentFlags
                 continue;
             }
 
-            if (name is "--wireguard" or "--wireguard-userspace")
+            if (name is "--wireguard" or "--wireguard-userspace" or "--ipsec")
             {
                 // A switch: "--wireguard", "--wireguard=false", or "--wireguard true" (a next word that is no flag is its value).
                 var text = equals > 0 ? arg[(equals + 1)..] : (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true");
@@ -81,6 +88,10 @@ internal static class AgentFlags
                 else if (name == "--wireguard")
                 {
                     options.WireGuard = on.Value;
+                }
+                else if (name == "--ipsec")
+                {
+                    options.Ipsec = on.Value;
                 }
                 else
                 {
@@ -148,6 +159,8 @@ internal static class AgentFlags
                     break;
                 case "--wireguard-netns": options.WireGuardNetns = value; break;
                 case "--wireguard-underlay-interface": options.WireGuardUnderlayInterface = value; break;
+                case "--wireguard-route-source": options.WireGuardRouteSource = value; break;
+                case "--ipsec-key-file": options.IpsecKeyFile = value; break;
                 default: errors.Add($"{name}: unknown flag"); break;
             }
         }

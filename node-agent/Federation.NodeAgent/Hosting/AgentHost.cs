@@ -29,7 +29,10 @@ internal sealed partial class AgentHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Builds and starts the agent. Invalid options throw with every problem listed, each naming its flag.</summary>
+    /// <summary>
+    /// Builds and starts the agent. Invalid options throw with every problem listed, each naming its flag; <c>--ipsec=true</c>
+    /// on a kernel without ESP throws <see cref="IpsecUnavailableException"/> before anything is started.
+    /// </summary>
     public static async Task<AgentHost> StartAsync(
         AgentOptions options, Action<ILoggingBuilder>? configureLogging = null, Action<IServiceCollection>? configureServices = null, CancellationToken cancellationToken = default)
     {
@@ -38,6 +41,11 @@ internal sealed partial class AgentHost : IAsyncDisposable
         if (errors.Count > 0)
         {
             throw new ArgumentException("Invalid node-agent options:" + Environment.NewLine + string.Join(Environment.NewLine, errors), nameof(options));
+        }
+
+        if (options.Ipsec && await IpsecSupport.DetectAsync(cancellationToken: cancellationToken).ConfigureAwait(false) is { Available: false } support)
+        {
+            throw new IpsecUnavailableException(support);
         }
 
         var builder = WebApplication.CreateSlimBuilder();
@@ -89,7 +97,11 @@ internal sealed partial class AgentHost : IAsyncDisposable
         services.AddSingleton<AgentMetrics>();
         services.AddSingleton<RemoteServiceObserver>();
         services.AddSingleton<IRemoteClusterObserver>(sp => new RemoteObservers(
-            [sp.GetRequiredService<RemoteServiceObserver>(), .. options.WireGuard ? [sp.GetRequiredService<WireGuardNodeObserver>()] : Array.Empty<IRemoteClusterObserver>()]));
+            [
+                sp.GetRequiredService<RemoteServiceObserver>(),
+                .. options.WireGuard ? [sp.GetRequiredService<WireGuardNodeObserver>()] : Array.Empty<IRemoteClusterObserver>(),
+                .. options.Ipsec ? [sp.GetRequiredService<IpsecService>()] : Array.Empty<IRemoteClusterObserver>(),
+            ]));
         services.AddSingleton(sp => RemoteSources.LocalEtcd(options, sp.GetService<ILoggerFactory>()));
         services.AddSingleton(RemoteSources.For(options));
         services.AddSingleton(sp => sp.GetRequiredService<RemoteClusterSourceFactory>()(sp));
@@ -97,12 +109,24 @@ internal sealed partial class AgentHost : IAsyncDisposable
         services.AddSingleton<RemoteSourceService>();
         services.AddSingleton<ServiceProgrammer>();
         services.AddHostedService(sp => sp.GetRequiredService<ServiceProgrammer>());
+        if (options.WireGuard || options.Ipsec)
+        {
+            services.AddSingleton<LocalNodeWatch>();
+            services.AddHostedService(sp => sp.GetRequiredService<LocalNodeWatch>());
+        }
+
+        if (options.Ipsec)
+        {
+            services.AddSingleton<IpsecService>();
+            services.AddHostedService(sp => sp.GetRequiredService<IpsecService>());
+        }
+
         if (options.WireGuard)
         {
             services.AddSingleton(sp => new WireGuardDevice(TunnelService.DeviceOptions(options), sp.GetRequiredService<ILogger<WireGuardDevice>>()));
             services.AddSingleton(sp => new WireGuardPeerReconciler(
                 sp.GetRequiredService<WireGuardDevice>(),
-                new WireGuardPeerReconcilerOptions { PeerPort = options.WireGuardPort },
+                new WireGuardPeerReconcilerOptions { PeerPort = options.WireGuardPort, RouteSourceIPv4 = options.WireGuardRouteSource },
                 sp.GetRequiredService<ILogger<WireGuardPeerReconciler>>(),
                 sp.GetRequiredService<TimeProvider>()));
             services.AddSingleton(sp => new WireGuardNodeObserver(sp.GetRequiredService<WireGuardPeerReconciler>(), sp.GetRequiredService<ILogger<WireGuardNodeObserver>>()));

@@ -99,6 +99,15 @@ internal sealed partial class AgentOptions
     /// <summary><c>--wireguard-userspace</c>: use wireguard-go even where the kernel module exists.</summary>
     public bool WireGuardUserspace { get; set; }
 
+    /// <summary><c>--wireguard-route-source</c>: the node's pod-side IPv4 address, the <c>src</c> of routes to remote pod CIDRs; null: none.</summary>
+    public string? WireGuardRouteSource { get; set; }
+
+    /// <summary><c>--ipsec</c>: IPsec (xfrm ESP) between nodes instead of WireGuard; refused at start where the kernel has no ESP.</summary>
+    public bool Ipsec { get; set; }
+
+    /// <summary><c>--ipsec-key-file</c>: Cilium's IPsec key file (<see cref="IpsecKeyFile"/>); required with <c>--ipsec=true</c>.</summary>
+    public string? IpsecKeyFile { get; set; }
+
     /// <summary>Where the node's WireGuard private key lives: a directory of its own per node, so agents sharing <c>--state-dir</c> never share a key.</summary>
     public string WireGuardKeyDirectory => Path.Combine(StateDirectory, NodeName);
 
@@ -125,6 +134,11 @@ internal sealed partial class AgentOptions
         if (WireGuard || Mode == AgentMode.Uninstall)
         {
             ValidateWireGuard(errors);
+        }
+
+        if (Ipsec && WireGuard)
+        {
+            errors.Add("--ipsec=true and --wireguard=true exclude each other: choose one encryption for node-to-node traffic");
         }
 
         if (Mode != AgentMode.Run)
@@ -185,7 +199,34 @@ internal sealed partial class AgentOptions
             errors.Add($"--sync-timeout: {SyncTimeout} must be a positive duration (e.g. 60s)");
         }
 
+        if (Ipsec)
+        {
+            ValidateIpsec(errors);
+        }
+        else if (IpsecKeyFile is not null)
+        {
+            errors.Add("--ipsec-key-file: only used with --ipsec=true");
+        }
+
         return errors;
+    }
+
+    private void ValidateIpsec(List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(IpsecKeyFile))
+        {
+            errors.Add("--ipsec-key-file: required with --ipsec=true (Cilium's key file: \"SPI ALGO KEY ICV-BITS\", e.g. \"3 rfc4106(gcm(aes)) 0x… 128\")");
+            return;
+        }
+
+        try
+        {
+            Tunnels.IpsecKeyFile.Read(IpsecKeyFile);
+        }
+        catch (FormatException e)
+        {
+            errors.Add($"--ipsec-key-file: {e.Message}");
+        }
     }
 
     private void ValidateWireGuard(List<string> errors)
@@ -215,6 +256,14 @@ internal sealed partial class AgentOptions
         if (WireGuardUnderlayInterface is { } underlay && !InterfaceNamePattern().IsMatch(underlay))
         {
             errors.Add($"--wireguard-underlay-interface: '{underlay}' must be 1-15 characters of A-Z a-z 0-9 _ . - (a Linux interface name)");
+        }
+
+        // IPAddress.TryParse takes legacy forms ("10.1" is 10.0.0.1): a route source must be a dotted quad.
+        if (WireGuardRouteSource is { } source
+            && (!IPAddress.TryParse(source, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork
+                || address.ToString() != source || address.Equals(IPAddress.Any)))
+        {
+            errors.Add($"--wireguard-route-source: '{source}' is not an IPv4 address (the node's own pod-side address, e.g. 10.1.1.1)");
         }
     }
 

@@ -24,6 +24,34 @@ internal sealed record IpsecKey
 /// </summary>
 internal static class IpsecKeyFile
 {
+    /// <summary>The key in <paramref name="path"/>; <see cref="FormatException"/> names the file and what is wrong with it (or that it cannot be read).</summary>
+    public static IpsecKey Read(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FormatException($"{path}: does not exist");
+        }
+
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FormatException($"{path}: cannot be read ({e.Message})", e);
+        }
+
+        try
+        {
+            return Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"{path}: {e.Message}", e);
+        }
+    }
+
     /// <summary>The key of the file's text; <see cref="FormatException"/> names what is wrong (never the key material).</summary>
     public static IpsecKey Parse(string text)
     {

@@ -18,5 +18,11 @@ internal sealed partial class TunnelService
 
         [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "WireGuard {Interface}: agent stopping; the interface, its peers and routes stay")]
         public static partial void Stopped(ILogger logger, string @interface);
+
+        [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Node {Node}: annotation {Annotation} is {Value}, not this node's key (Node recreated or annotation changed); publishing it again")]
+        public static partial void AnnotationLost(ILogger logger, string node, string annotation, string value);
+
+        [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Node {Node} does not exist (yet); its WireGuard key is published when the Node appears")]
+        public static partial void NodeMissing(ILogger logger, string node);
     }
 }

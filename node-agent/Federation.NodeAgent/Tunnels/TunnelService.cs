@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Federation.Kubernetes.Client;
 using Federation.Mesh.Remote;
 using Federation.NodeAgent.Hosting;
@@ -21,6 +22,9 @@ internal sealed partial class TunnelService : BackgroundService
 {
     private static readonly TimeSpan SyncPollInterval = TimeSpan.FromMilliseconds(100);
 
+    // Another writer fighting over the annotation must not turn into a patch storm against the API server.
+    private static readonly TimeSpan MinRepublishInterval = TimeSpan.FromSeconds(1);
+
     private readonly AgentOptions _options;
     private readonly WireGuardDevice _device;
     private readonly WireGuardPeerReconciler _reconciler;
@@ -31,6 +35,11 @@ internal sealed partial class TunnelService : BackgroundService
     private readonly AgentState _state;
     private readonly ILogger<TunnelService> _logger;
     private readonly TimeProvider _time;
+    private readonly LocalNodeWatch _node;
+
+    // One pending "publish the key" request is enough: several changes before it runs need one patch.
+    private readonly Channel<bool> _publishRequests = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private long _restores;
 
     public TunnelService(
         AgentOptions options,
@@ -41,9 +50,12 @@ internal sealed partial class TunnelService : BackgroundService
         IRemoteClusterSource remote,
         IKubernetesClient kubernetes,
         AgentState state,
+        LocalNodeWatch node,
         ILogger<TunnelService> logger,
         TimeProvider time)
     {
+        _node = node;
+        node.Subscribe(OnNodeChanged);
         _options = options;
         _device = device;
         _reconciler = reconciler;
@@ -61,6 +73,9 @@ internal sealed partial class TunnelService : BackgroundService
 
     /// <summary>When the public key was last written to the Node's annotation; null until then.</summary>
     public DateTimeOffset? KeyPublishedAt { get; private set; }
+
+    /// <summary>How often the key had to be published again after the Node was recreated or its annotation removed or changed.</summary>
+    public long KeyRestores => Interlocked.Read(ref _restores);
 
     /// <summary>Why the last publication attempt failed (cleared by a success).</summary>
     public string? KeyPublishError { get; private set; }
@@ -145,6 +160,7 @@ internal sealed partial class TunnelService : BackgroundService
             ["keyPublished"] = KeyPublishedAt is not null,
             ["keyPublishedAt"] = KeyPublishedAt?.ToString("O", CultureInfo.InvariantCulture),
             ["keyPublishError"] = KeyPublishError,
+            ["keyRestores"] = KeyRestores,
             ["synced"] = _reconciler.Synced,
             ["waitingFor"] = _reconciler.Synced ? null : string.Join(", ", WaitingFor),
             ["peers"] = peers,
@@ -155,11 +171,50 @@ internal sealed partial class TunnelService : BackgroundService
     public static string ModeName(WireGuardImplementation implementation) => implementation == WireGuardImplementation.Kernel ? "kernel" : "wireguard-go";
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
-        => Task.WhenAll(_observer.RunAsync(stoppingToken), PublishKeyAsync(stoppingToken), MarkSyncedAsync(stoppingToken));
+        => Task.WhenAll(_observer.RunAsync(stoppingToken), KeepKeyPublishedAsync(stoppingToken), MarkSyncedAsync(stoppingToken));
 
-    /// <summary>Writes the public key on the agent's Node (a merge patch of one annotation), retrying with backoff until it is there:
-    /// the Node may not be registered yet when the agent starts.</summary>
-    private async Task PublishKeyAsync(CancellationToken stoppingToken)
+    /// <summary>From the Node watch: a Node without our key (recreated, annotation removed or changed by someone) needs it again.</summary>
+    private void OnNodeChanged(KubernetesNode? node)
+    {
+        if (node is null)
+        {
+            KeyPublishError = $"node {_options.NodeName} was deleted; the key is published again when it is back";
+            return;
+        }
+
+        var annotation = node.Metadata.Annotations?.GetValueOrDefault(WireGuardKeys.PublicKeyAnnotation);
+        if (Keys is { } keys && annotation != keys.PublicKey)
+        {
+            if (KeyPublishedAt is not null)
+            {
+                Log.AnnotationLost(_logger, _options.NodeName, WireGuardKeys.PublicKeyAnnotation, annotation ?? "(none)");
+            }
+
+            _publishRequests.Writer.TryWrite(true);
+        }
+    }
+
+    /// <summary>Publishes the key once at start and again whenever the Node watch finds it missing or different.</summary>
+    private async Task KeepKeyPublishedAsync(CancellationToken stoppingToken)
+    {
+        _publishRequests.Writer.TryWrite(true);
+        await foreach (var _ in _publishRequests.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+        {
+            var restoring = KeyPublishedAt is not null;
+            if (await PublishKeyAsync(stoppingToken).ConfigureAwait(false) && restoring)
+            {
+                Interlocked.Increment(ref _restores);
+            }
+
+            await Task.Delay(MinRepublishInterval, _time, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Writes the public key on the agent's Node (a merge patch of one annotation), retrying failures with backoff. A Node that
+    /// does not exist (yet: the agent may start before its node registers; or any more) is not retried: the watch asks again when it appears.
+    /// </summary>
+    private async Task<bool> PublishKeyAsync(CancellationToken stoppingToken)
     {
         var patch = new JsonObject
         {
@@ -168,7 +223,7 @@ internal sealed partial class TunnelService : BackgroundService
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not (OperationCanceledException or KubernetesNotFoundException)),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = TimeSpan.FromMilliseconds(500),
@@ -177,18 +232,29 @@ internal sealed partial class TunnelService : BackgroundService
                 OnRetry = args =>
                 {
                     var error = args.Outcome.Exception!;
-                    KeyPublishError = error is KubernetesNotFoundException ? $"node {_options.NodeName} does not exist (yet)" : error.Message;
+                    KeyPublishError = error.Message;
                     Log.PublishRetry(_logger, _options.NodeName, KeyPublishError, args.RetryDelay.TotalSeconds);
                     return default;
                 },
             })
             .Build();
-        await pipeline.ExecuteAsync(
-            async token => await _kubernetes.PatchAsync<KubernetesNode>(null, _options.NodeName, PatchType.Merge, patch, token).ConfigureAwait(false),
-            stoppingToken).ConfigureAwait(false);
+        try
+        {
+            await pipeline.ExecuteAsync(
+                async token => await _kubernetes.PatchAsync<KubernetesNode>(null, _options.NodeName, PatchType.Merge, patch, token).ConfigureAwait(false),
+                stoppingToken).ConfigureAwait(false);
+        }
+        catch (KubernetesNotFoundException)
+        {
+            KeyPublishError = $"node {_options.NodeName} does not exist (yet); the key is published when it appears";
+            Log.NodeMissing(_logger, _options.NodeName);
+            return false;
+        }
+
         KeyPublishedAt = _time.GetUtcNow();
         KeyPublishError = null;
         Log.Published(_logger, _options.NodeName, WireGuardKeys.PublicKeyAnnotation, Keys.PublicKey);
+        return true;
     }
 
     /// <summary>Once every remote cluster has delivered its nodes, the peers and routes no node claims go (a previous run's leftovers).

@@ -97,4 +97,76 @@ public sealed class AgentFlagsTests
         var (_, errors) = AgentFlags.Parse([.. Required, "--etcd-endpoints", "http://127.0.0.1:2379", "--wireguard=true", flag, value]);
         Assert.Contains(errors, e => e.StartsWith(named, StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Ipsec_is_off_by_default_and_needs_a_valid_key_file()
+    {
+        var keyFile = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(keyFile, "3 rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128\n");
+            string[] flags = [.. Required, "--remote-source", "direct"];
+            var (off, offErrors) = AgentFlags.Parse(flags);
+            Assert.Empty(offErrors);
+            Assert.False(off.Ipsec);
+
+            var (on, onErrors) = AgentFlags.Parse([.. flags, "--ipsec=true", "--ipsec-key-file", keyFile]);
+            Assert.Empty(onErrors);
+            Assert.True(on.Ipsec);
+            Assert.Equal(keyFile, on.IpsecKeyFile);
+            Assert.True(AgentFlags.Parse([.. flags, "--ipsec", "--ipsec-key-file", keyFile]).Options.Ipsec);
+
+            Assert.Contains(AgentFlags.Parse([.. flags, "--ipsec=yes"]).Errors, e => e.StartsWith("--ipsec: 'yes' is not one of true, false", StringComparison.Ordinal));
+            Assert.Contains(AgentFlags.Parse([.. flags, "--ipsec=true"]).Errors, e => e.StartsWith("--ipsec-key-file: required with --ipsec=true", StringComparison.Ordinal));
+            Assert.Contains(AgentFlags.Parse([.. flags, "--ipsec-key-file", keyFile]).Errors, e => e.StartsWith("--ipsec-key-file: only used with --ipsec=true", StringComparison.Ordinal));
+            Assert.Contains(
+                AgentFlags.Parse([.. flags, "--ipsec=true", "--ipsec-key-file", keyFile + ".missing"]).Errors,
+                e => e == $"--ipsec-key-file: {keyFile}.missing: does not exist");
+
+            var both = AgentFlags.Parse([.. flags, "--ipsec=true", "--ipsec-key-file", keyFile, "--wireguard=true"]).Errors;
+            var error = Assert.Single(both);
+            Assert.Contains("--ipsec=true", error, StringComparison.Ordinal);
+            Assert.Contains("--wireguard=true", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+    }
+
+    [Theory]
+    [InlineData("3 rfc4106(gcm(aes)) 0x0102", "4 fields")]
+    [InlineData("16 rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128", "SPI")]
+    [InlineData("3 rfc4106(gcm(aes)) 0102zz 128", "AEAD key")]
+    [InlineData("3 rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 100", "ICV")]
+    [InlineData("", "not 0")]
+    public void A_bad_ipsec_key_file_is_refused_naming_the_flag_the_file_and_the_field(string line, string field)
+    {
+        var keyFile = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(keyFile, line);
+            var (_, errors) = AgentFlags.Parse([.. Required, "--remote-source", "direct", "--ipsec=true", "--ipsec-key-file", keyFile]);
+            var error = Assert.Single(errors);
+            Assert.StartsWith($"--ipsec-key-file: {keyFile}: ", error, StringComparison.Ordinal);
+            Assert.Contains(field, error, StringComparison.Ordinal);
+            Assert.DoesNotContain("0x0102", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+    }
+
+    [Theory]
+    [InlineData("10.1")]
+    [InlineData("fd00::1")]
+    [InlineData("0.0.0.0")]
+    [InlineData("pod")]
+    public void A_bad_route_source_is_refused_naming_the_flag(string value)
+    {
+        var (_, errors) = AgentFlags.Parse([.. Required, "--remote-source", "direct", "--wireguard=true", "--wireguard-route-source", value]);
+        Assert.Contains(errors, e => e.StartsWith("--wireguard-route-source", StringComparison.Ordinal));
+        Assert.Equal("10.1.1.1", AgentFlags.Parse([.. Required, "--remote-source", "direct", "--wireguard", "--wireguard-route-source=10.1.1.1"]).Options.WireGuardRouteSource);
+    }
 }

@@ -187,6 +187,67 @@ public sealed class AgentWireGuardTests : IAsyncLifetime
         Assert.False(File.Exists(Path.Combine(WireGuardDevice.UapiDirectory, options.WireGuardInterface + ".sock")), "wireguard-go's socket is gone");
     }
 
+    [Fact]
+    public async Task The_key_annotation_comes_back_when_the_node_is_recreated_or_the_annotation_changed_and_routes_carry_the_route_source()
+    {
+        var a = await _lab.AddNodeAsync("a", AgentEnvironment.ClusterName, 1, "10.1.1.0/24", "10.1.1.1", startWireGuard: false);
+        var local = await _env.StartRemoteAsync(AgentEnvironment.ClusterName, AgentEnvironment.ClusterId, canaries: false);
+        var nodeBKey = await PublicKeyOfTextAsync((await ProcessRunner.RunCheckedAsync("wg", ["genkey"])).StandardOutput);
+        var nodeB = new EtcdNode
+        {
+            Name = "node-b", Cluster = RemoteCluster, ClusterId = 2, WireguardPubKey = nodeBKey,
+            IPAddresses = [new Federation.Etcd.ClusterMesh.NodeAddress { Type = "InternalIP", IP = "192.168.77.2" }],
+            IPv4AllocCidr = NodeCidr.Create("10.2.1.0", 24),
+        };
+        await local.Client.PutAsync(ClusterMeshKeys.CachedNode(RemoteCluster, "node-b"), ClusterMeshJson.Serialize(nodeB));
+        await PutCachedRemoteAsync(local);
+
+        var options = _env.Options();
+        options.RemoteSource = RemoteSourceKind.Cache;
+        options.EtcdEndpoints = [.. local.Server.ClientEndpoints];
+        options.WireGuard = true;
+        options.WireGuardInterface = $"wg-{_lab.Id[..4]}a";
+        options.WireGuardNetns = a.Netns;
+        options.WireGuardRouteSource = a.PodIP;
+        _agentOptions = options;
+        await _env.Kubernetes.CreateAsync(new KubernetesNode { Metadata = new ObjectMeta { Name = options.NodeName } });
+        var agent = await _env.StartAgentAsync(options);
+        var publicKey = await PublicKeyOfAsync(Path.Combine(options.StateDirectory, options.NodeName, WireGuardKeys.FileName));
+        await Eventually.TrueAsync(async () => await AnnotationAsync() == publicKey, AgentEnvironment.Timeout, "the public key annotated on the Node");
+
+        // --wireguard-route-source: the route to the remote pod CIDR says which of the node's addresses its packets leave from.
+        await Eventually.TrueAsync(async () => (await RouteLinesAsync(a, options.WireGuardInterface)).Any(l => l.StartsWith(RemotePodCidr, StringComparison.Ordinal)),
+            AgentEnvironment.Timeout, "the route to node-b's pod CIDR");
+        var route = Assert.Single(await RouteLinesAsync(a, options.WireGuardInterface), l => l.StartsWith(RemotePodCidr, StringComparison.Ordinal));
+        Assert.Contains($" src {a.PodIP}", route, StringComparison.Ordinal);
+
+        // The Node deleted and registered again (as a kubelet does after a node is rebuilt): the key is back within seconds.
+        var fewSeconds = TimeSpan.FromSeconds(5);
+        await _env.Kubernetes.DeleteAsync<KubernetesNode>(null, options.NodeName);
+        await Eventually.TrueAsync(async () => await AnnotationAsync() is null, AgentEnvironment.Timeout, "the Node gone");
+        await _env.Kubernetes.CreateAsync(new KubernetesNode { Metadata = new ObjectMeta { Name = options.NodeName } });
+        await Eventually.TrueAsync(async () => await AnnotationAsync() == publicKey, fewSeconds, "the key annotated again on the recreated Node");
+
+        // Someone changes the annotation by hand, then removes it: restored each time.
+        var otherKey = nodeBKey;
+        await PatchAnnotationAsync(options.NodeName, $"\"{otherKey}\"");
+        await Eventually.TrueAsync(async () => await AnnotationAsync() == publicKey, fewSeconds, "the changed annotation restored");
+        await PatchAnnotationAsync(options.NodeName, "null");
+        await Eventually.TrueAsync(async () => await AnnotationAsync() == publicKey, fewSeconds, "the removed annotation restored");
+
+        var status = await StatusAsync(agent);
+        Assert.True(status.GetProperty("keyPublished").GetBoolean());
+        Assert.True(status.GetProperty("keyRestores").GetInt64() >= 3, $"restores counted in /status: {status.GetProperty("keyRestores")}");
+        Assert.Equal(JsonValueKind.Null, status.GetProperty("keyPublishError").ValueKind);
+    }
+
+    private async Task PatchAnnotationAsync(string node, string valueJson)
+        => await _env.Kubernetes.PatchAsync<KubernetesNode>(
+            null, node, PatchType.Merge, $"{{\"metadata\":{{\"annotations\":{{\"{WireGuardKeys.PublicKeyAnnotation}\":{valueJson}}}}}}}");
+
+    private static async Task<string[]> RouteLinesAsync(LabNode node, string @interface)
+        => (await node.RunAsync("ip", "-4", "route", "show", "dev", @interface)).EnsureSuccess().StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
     private static EtcdNode RemoteNode(string name, LabNode node) => new()
     {
         Name = name,

@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 
 namespace Federation.NodeAgent.Tests.Tunnels;
 
+[Collection(IpsecDetection.Collection)] // one probe at a time in this process: each checks that its probe namespace is gone
 public sealed class IpsecTests(ITestOutputHelper output)
 {
     private const string KeyLine = "3 rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128";
@@ -25,7 +26,7 @@ public sealed class IpsecTests(ITestOutputHelper output)
         Assert.False(support.Available);
         Assert.Contains("no ESP", support.Reason, StringComparison.Ordinal);
         Assert.Contains("use WireGuard", support.Reason, StringComparison.Ordinal);
-        Assert.DoesNotContain(Directory.GetFiles("/var/run/netns"), n => n.Contains("fedipsec-probe", StringComparison.Ordinal));
+        Assert.DoesNotContain(Directory.GetFiles("/var/run/netns"), n => n.Contains($"fedipsec-probe-{Environment.ProcessId}-", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -95,4 +96,40 @@ public sealed class IpsecTests(ITestOutputHelper output)
         var sameSpi = next with { AlgorithmArguments = old.AlgorithmArguments };
         Assert.Throws<ArgumentException>(() => ring.Rotate(sameSpi, T0, TimeSpan.FromMinutes(5)));
     }
+
+    [Fact]
+    public void The_agent_takes_its_own_ipsec_endpoint_from_its_node_and_remote_ones_from_node_records_ipv4_only()
+    {
+        Assert.Null(IpsecService.LocalNode(null));
+        var node = new Federation.Kubernetes.Models.Node
+        {
+            Metadata = new Federation.Kubernetes.Models.ObjectMeta { Name = "a" },
+            Spec = new Federation.Kubernetes.Models.NodeSpec { PodCIDRs = ["10.101.1.0/24", "fd00:101::/64"] },
+            Status = new Federation.Kubernetes.Models.NodeStatus
+            {
+                Addresses = [new() { Type = "Hostname", Address = "a" }, new() { Type = "InternalIP", Address = "fd00::1" }, new() { Type = "InternalIP", Address = "192.168.77.1" }],
+            },
+        };
+        var local = IpsecService.LocalNode(node)!;
+        Assert.Equal(("a", "192.168.77.1"), (local.Name, local.UnderlayIP));
+        Assert.Equal(["10.101.1.0/24"], local.PodCidrs.ToArray());
+        Assert.Null(IpsecService.LocalNode(node with { Status = null }));
+
+        var record = new Federation.Etcd.ClusterMesh.Node
+        {
+            Name = "b", Cluster = "cluster2", ClusterId = 2,
+            IPAddresses = [new Federation.Etcd.ClusterMesh.NodeAddress { Type = "InternalIP", IP = "192.168.77.2" }],
+            IPv4AllocCidr = Federation.Etcd.ClusterMesh.NodeCidr.Create("10.102.1.0", 24),
+        };
+        var remote = IpsecService.RemoteNode("cluster2", record)!;
+        Assert.Equal(("cluster2/b", "192.168.77.2"), (remote.Name, remote.UnderlayIP));
+        Assert.Equal(["10.102.1.0/24"], remote.PodCidrs.ToArray());
+        Assert.Null(IpsecService.RemoteNode("cluster2", record with { IPAddresses = [] }));
+    }
+}
+
+/// <summary>The tests that run the ESP probe (it leaves a namespace named after the process while it runs).</summary>
+internal static class IpsecDetection
+{
+    public const string Collection = "IPsec detection";
 }
