@@ -28,6 +28,10 @@ public sealed partial class LabRunner
             LabSystem.Ip("-n", ns, "addr", "add", node.Address + "/16", "dev", "eth0");
             LabSystem.Ip("-n", ns, "link", "set", "eth0", "up");
             LabSystem.Run("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]);
+
+            // The node's own address in its pod CIDR (.1): the source of its traffic to remote pods through WireGuard,
+            // which accepts only sources inside the sending node's pod CIDR.
+            LabSystem.Ip("-n", ns, "addr", "add", PodIp(node, 1) + "/32", "dev", "lo");
         }
 
         foreach (var (cluster, node) in all)

@@ -298,7 +298,7 @@ public sealed partial class LabRunner(CliApp app, string labDirectory)
                 };
                 if (state.Encryption == "wireguard")
                 {
-                    args.AddRange(["--wireguard", "true", "--wireguard-netns", node.Namespace, "--wireguard-interface", node.WireGuardInterface, "--wireguard-underlay-interface", "eth0"]);
+                    args.AddRange(["--wireguard", "true", "--wireguard-netns", node.Namespace, "--wireguard-interface", node.WireGuardInterface, "--wireguard-underlay-interface", "eth0", "--wireguard-route-source", PodIp(node, 1)]);
                 }
 
                 Track(state, LabSystem.Spawn($"{node.Name}/node-agent", "node-agent", cluster.Name, binaries.NodeAgent, args, paths.Log("node-agent-" + node.Name)));
