@@ -390,7 +390,7 @@ internal sealed partial class ResourceApi(
                             var value = change.Object!;
                             if (table is not null)
                             {
-                                // Each event is a one-row Table; like kube-apiserver, only the first carries the columns.
+                                // Each event is a one-row Table; only the first carries the columns (kubectl prints the header once).
                                 value = TableResponses.Table(table, printer, ObjectJson.ResourceVersion(value) ?? "", [value], _time.GetUtcNow(), withColumns: !sentColumns);
                                 sentColumns = true;
                             }
