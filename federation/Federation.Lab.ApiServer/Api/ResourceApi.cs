@@ -6,6 +6,7 @@ using System.Threading.Channels;
 using Federation.Etcd;
 using Federation.Lab.ApiServer.Hosting;
 using Federation.Lab.ApiServer.Storage;
+using Federation.Lab.ApiServer.Tables;
 using Microsoft.Extensions.Options;
 
 namespace Federation.Lab.ApiServer.Api;
@@ -156,14 +157,22 @@ internal sealed partial class ResourceApi(
 
         var method = context.Request.Method;
         var isStatus = subresource is not null;
+        TableRequest? table = null;
+        if (method == HttpMethods.Get
+            && !TableRequest.TryParse(context.Request.Headers.Accept.ToString(), context.Request.Query["includeObject"].ToString(), out table, out var tableError))
+        {
+            await ApiResponses.WriteStatusAsync(context, 400, "BadRequest", tableError).ConfigureAwait(false);
+            return;
+        }
+
         switch (method)
         {
             case "GET" when name is null:
                 var watch = watchPath || context.Request.Query["watch"] is var w && (w == "true" || w == "1");
-                await (watch ? WatchAsync(context, type, @namespace) : ListAsync(context, type, @namespace)).ConfigureAwait(false);
+                await (watch ? WatchAsync(context, type, @namespace, table) : ListAsync(context, type, @namespace, table)).ConfigureAwait(false);
                 return;
             case "GET" when !watchPath:
-                await ApiResponses.WriteResultAsync(context, type, name, await _store.GetAsync(type, @namespace, name!, context.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false);
+                await GetAsync(context, type, @namespace, name!, table).ConfigureAwait(false);
                 return;
             case "POST" when name is null && !watchPath:
                 await CreateAsync(context, type, @namespace).ConfigureAwait(false);
@@ -183,7 +192,21 @@ internal sealed partial class ResourceApi(
         }
     }
 
-    private async Task ListAsync(HttpContext context, ResourceType type, string? @namespace)
+    private async Task GetAsync(HttpContext context, ResourceType type, string? @namespace, string name, TableRequest? table)
+    {
+        var result = await _store.GetAsync(type, @namespace, name, context.RequestAborted).ConfigureAwait(false);
+        if (table is null || !result.Succeeded)
+        {
+            await ApiResponses.WriteResultAsync(context, type, name, result).ConfigureAwait(false);
+            return;
+        }
+
+        var value = result.Object!;
+        var document = TableResponses.Table(table, TablePrinters.For(type), ObjectJson.ResourceVersion(value) ?? "", [value], _time.GetUtcNow());
+        await ApiResponses.WriteJsonAsync(context, 200, document).ConfigureAwait(false);
+    }
+
+    private async Task ListAsync(HttpContext context, ResourceType type, string? @namespace, TableRequest? table)
     {
         if (await FilterAsync(context) is not (true, var filter))
         {
@@ -199,6 +222,23 @@ internal sealed partial class ResourceApi(
         }
 
         var request = new ListRequest(limit, NullIfEmpty(context.Request.Query["continue"].ToString()), filter);
+        if (table is not null)
+        {
+            // A Table needs every object decoded to fill its cells.
+            var list = await _store.ListAsync(type, @namespace, request, context.RequestAborted).ConfigureAwait(false);
+            if (list.Succeeded)
+            {
+                await TableResponses.WriteListAsync(context, table, TablePrinters.For(type), list, _time.GetUtcNow()).ConfigureAwait(false);
+            }
+            else
+            {
+                var (failureCode, failureReason) = ApiResponses.Map(list.Outcome);
+                await ApiResponses.WriteStatusAsync(context, failureCode, failureReason, list.Message).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         var result = await _store.ListRawAsync(type, @namespace, request, context.RequestAborted).ConfigureAwait(false);
         if (!result.Succeeded)
         {
@@ -237,7 +277,7 @@ internal sealed partial class ResourceApi(
         await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
-    private async Task WatchAsync(HttpContext context, ResourceType type, string? @namespace)
+    private async Task WatchAsync(HttpContext context, ResourceType type, string? @namespace, TableRequest? table)
     {
         if (await FilterAsync(context) is not (true, var filter))
         {
@@ -310,6 +350,8 @@ internal sealed partial class ResourceApi(
         }) : Task.CompletedTask;
 
         var lastRevision = after ?? 0;
+        var printer = TablePrinters.For(type);
+        var sentColumns = false;
         try
         {
             await foreach (var change in queue.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
@@ -322,12 +364,15 @@ internal sealed partial class ResourceApi(
                         continue;
                     }
 
-                    frame = Frame("BOOKMARK", new JsonObject
-                    {
-                        ["kind"] = type.Kind,
-                        ["apiVersion"] = type.ApiVersion,
-                        ["metadata"] = new JsonObject { ["resourceVersion"] = lastRevision.ToString(CultureInfo.InvariantCulture) },
-                    });
+                    var bookmarkVersion = lastRevision.ToString(CultureInfo.InvariantCulture);
+                    frame = Frame("BOOKMARK", table is not null
+                        ? TableResponses.Table(table, printer, bookmarkVersion, [], _time.GetUtcNow(), withColumns: false)
+                        : new JsonObject
+                        {
+                            ["kind"] = type.Kind,
+                            ["apiVersion"] = type.ApiVersion,
+                            ["metadata"] = new JsonObject { ["resourceVersion"] = bookmarkVersion },
+                        });
                 }
                 else
                 {
@@ -342,7 +387,15 @@ internal sealed partial class ResourceApi(
                             break;
                         default:
                             lastRevision = Math.Max(lastRevision, change.Revision);
-                            frame = Frame(change.Type.ToString().ToUpperInvariant(), change.Object!);
+                            var value = change.Object!;
+                            if (table is not null)
+                            {
+                                // Each event is a one-row Table; only the first carries the columns (kubectl prints the header once).
+                                value = TableResponses.Table(table, printer, ObjectJson.ResourceVersion(value) ?? "", [value], _time.GetUtcNow(), withColumns: !sentColumns);
+                                sentColumns = true;
+                            }
+
+                            frame = Frame(change.Type.ToString().ToUpperInvariant(), value);
                             break;
                     }
                 }

@@ -17,9 +17,15 @@ public sealed class WatchStream : IAsyncDisposable
 
     public int StatusCode => (int)_response.StatusCode;
 
-    public static async Task<WatchStream> OpenAsync(HttpClient http, string path)
+    public static async Task<WatchStream> OpenAsync(HttpClient http, string path, string? accept = null)
     {
-        var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, path), HttpCompletionOption.ResponseHeadersRead);
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (accept is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+        }
+
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         var stream = await response.Content.ReadAsStreamAsync();
         return new WatchStream(response, new StreamReader(stream));
     }
