@@ -42,6 +42,9 @@ public sealed class ServiceMapWriterTests
             Assert.Equal(new ServiceMapChange(1, 1, 1, 0, 0, 0), change);
             await ConvergedAsync(client, "c", "d");
             Assert.Equal(1u, bed.Writer.BackendIds[d.Backend]);
+
+            // Enough connections for the checks below, however fast the changes converged.
+            await Eventually.TrueAsync(() => client.Lines.Count > 200, TimeSpan.FromSeconds(20), "more than 200 connections");
         }
         finally
         {
