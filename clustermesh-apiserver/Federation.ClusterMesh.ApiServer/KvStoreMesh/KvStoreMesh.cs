@@ -206,6 +206,7 @@ internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributo
         BackoffMin = _tuning.BackoffMin,
         BackoffMax = _tuning.BackoffMax,
         DialTimeout = _tuning.DialTimeout,
+        MaxConcurrentInitialSyncs = _tuning.MaxConcurrentInitialSyncs,
     };
 
     /// <summary>Cached configs of clusters no longer configured (removed while no replica led) are drained like a removal.</summary>

@@ -18,6 +18,9 @@ public sealed class KvStoreMeshTuning
     /// </summary>
     public TimeSpan DialTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Remotes in their initial listing at once; the others wait their turn (all at once overloads both sides).</summary>
+    public int MaxConcurrentInitialSyncs { get; set; } = 16;
+
     /// <summary>Writers per cached prefix (keys queued together go in one transaction).</summary>
     public int WorkersPerStore { get; set; } = 4;
 

@@ -59,10 +59,14 @@ internal sealed partial class RemoteCluster
     private const int KindCount = 4;
     private const string HeartbeatReason = "heartbeat";
 
+    /// <summary>Shared by the remotes of one set: bounds how many are in their initial listing at once (null: unbounded).</summary>
+    private readonly SemaphoreSlim? _initialSyncs;
+
     public RemoteCluster(
         RemoteClusterConfig config, RemoteClusterOptions options, IRemoteClusterClientProvider clients, ClusterIdRegistry registry,
-        IRemoteClusterObserver observer, ILoggerFactory loggerFactory, TimeProvider time)
+        IRemoteClusterObserver observer, ILoggerFactory loggerFactory, TimeProvider time, SemaphoreSlim? initialSyncs = null)
     {
+        _initialSyncs = initialSyncs;
         _config = config;
         _options = options;
         _clients = clients;
@@ -238,9 +242,18 @@ internal sealed partial class RemoteCluster
 
         var tasks = new List<Task>();
         RemoteClusterClient? client = null;
+        ITimer? slotTimer = null;
         SessionEnd end;
         try
         {
+            if (_initialSyncs is { } gate)
+            {
+                // Released when the session is ready (every kind listed) or ends.
+                await gate.WaitAsync(sessionCts.Token).ConfigureAwait(false);
+                session.HoldGate(gate);
+                slotTimer = _time.CreateTimer(static s => ((Session)s!).ReleaseGate(), session, _options.InitialSyncSlotTimeout, Timeout.InfiniteTimeSpan);
+            }
+
             client = _clients.Connect(config);
             var (remoteConfig, revision) = await ReadClusterConfigAsync(client.Client, sessionCts.Token).ConfigureAwait(false);
             Accept(session, remoteConfig);
@@ -277,6 +290,8 @@ internal sealed partial class RemoteCluster
             }
 
             session.End(new SessionEnd("stopped", SessionEndKind.Reconnect));
+            session.ReleaseGate();
+            slotTimer?.Dispose();
             await Task.WhenAll(tasks.Select(Quietly)).ConfigureAwait(false);
             if (client is { Owned: true })
             {
@@ -648,6 +663,7 @@ internal sealed partial class RemoteCluster
         }
 
         session.WasReady = true;
+        session.ReleaseGate();
         _state = RemoteClusterState.Ready;
         _staleSince = null;
         _staleTimer?.Dispose();
@@ -792,6 +808,14 @@ internal sealed partial class RemoteCluster
         public bool Closed { get; set; }
 
         public bool WasReady { get; set; }
+
+        private SemaphoreSlim? _gateHeld;
+
+        /// <summary>Records the slot of the initial-sync gate this session holds, until <see cref="ReleaseGate"/>.</summary>
+        public void HoldGate(SemaphoreSlim gate) => _gateHeld = gate;
+
+        /// <summary>Gives the slot back, once.</summary>
+        public void ReleaseGate() => Interlocked.Exchange(ref _gateHeld, null)?.Release();
 
         public DateTimeOffset LastHeartbeatChange { get; set; } = started;
 

@@ -42,6 +42,15 @@ public sealed class RemoteClusterOptions
     /// <summary>Deadline of one unary etcd call to a remote (also bounds the liveness probe).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How many remotes may be between connecting and their first complete listing at once (0: no bound). With hundreds
+    /// of remotes starting together, unbounded initial listings overload both sides until calls time out and restart.
+    /// </summary>
+    public int MaxConcurrentInitialSyncs { get; set; }
+
+    /// <summary>A remote still not listed after this long gives its initial-sync slot up (one that never syncs must not starve the others).</summary>
+    public TimeSpan InitialSyncSlotTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The liveness probe and heartbeat check period: a quarter of the heartbeat interval, within [50 ms, 15 s].</summary>
     internal TimeSpan HealthCheckPeriod =>
         TimeSpan.FromTicks(Math.Clamp(HeartbeatInterval.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(15).Ticks));
@@ -52,6 +61,11 @@ public sealed class RemoteClusterOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
+        if (MaxConcurrentInitialSyncs < 0)
+        {
+            errors.Add($"{nameof(MaxConcurrentInitialSyncs)}: {MaxConcurrentInitialSyncs} must be 0 (no bound) or more");
+        }
+
         var name = ClusterIdentity.ValidateClusterName(LocalClusterName);
         if (!name.Ok)
         {

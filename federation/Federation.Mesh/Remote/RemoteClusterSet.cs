@@ -14,6 +14,7 @@ internal sealed partial class RemoteClusterSet(
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<RemoteClusterSet>();
     private readonly ClusterIdRegistry _registry = new();
+    private readonly SemaphoreSlim? _initialSyncs = options.MaxConcurrentInitialSyncs > 0 ? new SemaphoreSlim(options.MaxConcurrentInitialSyncs) : null;
     private ImmutableDictionary<string, RemoteCluster> _remotes = ImmutableDictionary<string, RemoteCluster>.Empty.WithComparers(StringComparer.Ordinal);
     private ImmutableArray<RejectedRemoteConfig> _rejected = [];
 
@@ -35,7 +36,7 @@ internal sealed partial class RemoteClusterSet(
         {
             if (!_remotes.TryGetValue(name, out var remote))
             {
-                remote = new RemoteCluster(config, options, clients, _registry, observer, loggerFactory, time);
+                remote = new RemoteCluster(config, options, clients, _registry, observer, loggerFactory, time, _initialSyncs);
                 ImmutableInterlocked.Update(ref _remotes, (d, r) => d.SetItem(r.Name, r), remote);
                 Log.Added(_logger, name, source, string.Join(", ", config.Endpoints));
                 remote.Start();

@@ -370,5 +370,38 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
         Assert.Equal(1, metrics.Gauge("federation_remote_cluster_entries", "cluster=b,kind=services"));
     }
 
+    [Fact]
+    public async Task Initial_syncs_beyond_the_bound_wait_their_turn_and_a_remote_that_never_syncs_gives_its_slot_up()
+    {
+        // One slot: b never writes its canaries (it stays Syncing), c and d are healthy.
+        var b = await StartRemoteAsync("b", 2);
+        var c = await StartRemoteAsync("c", 3);
+        var d = await StartRemoteAsync("d", 4);
+        await c.PutCanariesAsync();
+        await d.PutCanariesAsync();
+        b.WriteConfigFile(ConfigDirectory);
+        await StartManagerAsync(o =>
+        {
+            o.MaxConcurrentInitialSyncs = 1;
+            o.InitialSyncSlotTimeout = TimeSpan.FromSeconds(2);
+        });
+
+        // b takes the only slot and keeps it while Syncing; c and d get it only because b gives it up.
+        await WaitForStateAsync("b", RemoteClusterState.Syncing);
+        c.WriteConfigFile(ConfigDirectory);
+        d.WriteConfigFile(ConfigDirectory);
+        await WaitForStateAsync("c", RemoteClusterState.Ready);
+        await WaitForStateAsync("d", RemoteClusterState.Ready);
+        Assert.Equal(RemoteClusterState.Syncing, Status("b")!.State);
+
+        // b's slot came back; b becomes Ready once its data is complete.
+        await b.PutCanariesAsync();
+        await WaitForStateAsync("b", RemoteClusterState.Ready);
+    }
+
+    [Fact]
+    public void A_negative_initial_sync_bound_is_refused_naming_the_option()
+        => Assert.Contains(Options(o => o.MaxConcurrentInitialSyncs = -1).Validate(), e => e.StartsWith("MaxConcurrentInitialSyncs:", StringComparison.Ordinal));
+
     private sealed record RemoteInfo(string Name, uint Id);
 }
