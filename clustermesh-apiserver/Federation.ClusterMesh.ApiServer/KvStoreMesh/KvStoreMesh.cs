@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -25,7 +26,8 @@ namespace Federation.ClusterMesh.ApiServer.KvStoreMesh;
 /// </remarks>
 internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributor, IRemoteClusterObserver
 {
-    private static volatile KvStoreMesh? s_current;
+    /// <summary>The running instances (one in a process, several in tests), whose caches the gauge reports.</summary>
+    private static readonly ConcurrentDictionary<KvStoreMesh, byte> s_running = new();
 
     private readonly IEtcdClient _etcd;
     private readonly ApiServerOptions _options;
@@ -45,7 +47,7 @@ internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributo
         ApiServerMetrics.Gauge(
             "federation_clustermesh_kvstoremesh_cached_entries",
             "Entries kvstoremesh holds in the local etcd cache, by remote cluster and kind.",
-            () => s_current?.CachedEntryMeasurements() ?? []);
+            () => s_running.Keys.SelectMany(m => m.CachedEntryMeasurements()).ToList());
     }
 
     public KvStoreMesh(
@@ -58,7 +60,6 @@ internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributo
         _time = time;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<KvStoreMesh>();
-        s_current = this;
     }
 
     public string Name => "kvstoremesh";
@@ -126,6 +127,7 @@ internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributo
             return;
         }
 
+        s_running.TryAdd(this, 0);
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -150,6 +152,10 @@ internal sealed partial class KvStoreMesh : BackgroundService, IStatusContributo
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            s_running.TryRemove(this, out _);
         }
     }
 

@@ -94,6 +94,7 @@ public sealed class ClusterMeshConfigSecretTests : IDisposable
 /// <summary>Two clusters: b exports a node to its mTLS etcd; a mirrors b as the Secret in a's Kubernetes API says.</summary>
 [Trait("Needs", "etcd")]
 [SupportedOSPlatform("linux")] // file modes
+[Collection(KvStoreMeshCollection.Name)]
 public sealed class ClusterMeshConfigSecretMeshTests : IAsyncLifetime
 {
     private const string SecretNamespace = "kube-system";

@@ -18,6 +18,7 @@ namespace Federation.ClusterMesh.ApiServer.Tests.KvStoreMesh;
 /// Service; cluster "a" mirrors b into its own etcd with kvstoremesh.
 /// </summary>
 [Trait("Needs", "etcd")]
+[Collection(KvStoreMeshCollection.Name)]
 public sealed class KvStoreMeshTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);

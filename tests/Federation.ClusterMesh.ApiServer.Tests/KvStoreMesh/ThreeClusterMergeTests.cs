@@ -18,6 +18,7 @@ namespace Federation.ClusterMesh.ApiServer.Tests.KvStoreMesh;
 /// the remote parts with a's own Service (GlobalServiceCache).
 /// </summary>
 [Trait("Needs", "etcd")]
+[Collection(KvStoreMeshCollection.Name)]
 public sealed class ThreeClusterMergeTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(45);
