@@ -191,13 +191,16 @@ public sealed class ClusterMeshConfigSecretMeshTests : IAsyncLifetime
         File.WriteAllText(Path.Combine(source, "secret.json"), manifest);
         await KubectlAsync("create", "-f", Path.Combine(source, "secret.json"));
 
+        // The cached config and the cached entries are written by different stores: neither waits for the other.
         await Eventually.TrueAsync(async () => await _a.Mesh.GetAsync(ClusterMeshKeys.CachedNode("b", "node-b1")) is not null, Timeout, "b's node in a's cache");
-        Assert.NotNull(await _a.Mesh.GetAsync(ClusterMeshKeys.ClusterConfig("b")));
+        await Eventually.TrueAsync(async () => await _a.Mesh.GetAsync(ClusterMeshKeys.ClusterConfig("b")) is not null, Timeout, "b's cached config in a's etcd");
         Assert.Equal(["b", "b.etcd-client-ca.crt", "b.etcd-client.crt", "b.etcd-client.key"], Files());
         Assert.Equal(File.ReadAllBytes(Path.Combine(_certs, "remote-a.key")), File.ReadAllBytes(Path.Combine(ConfigDirectory, "b.etcd-client.key")));
         Assert.All(Files(), f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(ConfigDirectory, f))));
-        var remote = (await StatusAsync(host, "kvstoremesh"))["remotes"]!["clusters"]!.AsArray().Single()!;
-        Assert.Equal("Ready", (string?)remote["state"]);
+        await Eventually.TrueAsync(
+            async () => (string?)(await StatusAsync(host, "kvstoremesh"))["remotes"]!["clusters"]!.AsArray().Single()!["state"] == "Ready",
+            Timeout,
+            "b Ready (every kind listed)");
         Assert.Empty((await StatusAsync(host, "kvstoremesh"))["remotes"]!["rejected"]!.AsArray());
 
         // b leaves the Secret; two keys that are not safe file names arrive and are skipped.
