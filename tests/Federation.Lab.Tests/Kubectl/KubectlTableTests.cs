@@ -9,28 +9,12 @@ namespace Federation.Lab.Tests.Kubectl;
 /// <summary>The columns the real kubectl prints from the lab API server's tables.</summary>
 [Collection(LabCollection.Name)]
 [Trait("Needs", "etcd")]
-public sealed partial class KubectlTableTests : IDisposable
+public sealed partial class KubectlTableTests(LabApiServerFixture lab) : KubectlTestBase(lab, "kubectl-table")
 {
-    private readonly LabApiServerFixture _lab;
-    private readonly string _directory;
-    private readonly KubectlRunner _kubectl;
-
-    public KubectlTableTests(LabApiServerFixture lab)
-    {
-        _lab = lab;
-        _directory = Path.Combine(lab.Directory, "kubectl-table-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(_directory);
-        var kubeconfig = Path.Combine(_directory, "kubeconfig");
-        Kubeconfig.Write(kubeconfig, lab.Host.BaseUri, lab.Pki.Ca.CertificatePem, lab.Pki.Admin);
-        _kubectl = new KubectlRunner(kubeconfig, Path.Combine(_directory, "cache"));
-    }
-
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
-
     [Fact]
     public async Task Get_pods_shows_ready_status_and_restarts_and_wide_adds_ip_and_node()
     {
-        var ns = await _lab.NewNamespaceAsync("kpods");
+        var ns = await Lab.NewNamespaceAsync("kpods");
         await CreateAsync($"api/v1/namespaces/{ns}/pods", RunningPod(ns, "web-1", "10.1.0.5", "node-a"));
         var crashing = RunningPod(ns, "web-2", "10.1.0.6", "node-b");
         crashing["status"]!["containerStatuses"] = new JsonArray(new JsonObject
@@ -66,7 +50,7 @@ public sealed partial class KubectlTableTests : IDisposable
     [Fact]
     public async Task Get_pods_in_all_namespaces_adds_the_namespace_of_each_row()
     {
-        var ns = await _lab.NewNamespaceAsync("kall");
+        var ns = await Lab.NewNamespaceAsync("kall");
         await CreateAsync($"api/v1/namespaces/{ns}/pods", RunningPod(ns, "everywhere", "10.1.0.7", "node-a"));
 
         var all = await RunAsync(["get", "pods", "-A"]);
@@ -78,7 +62,7 @@ public sealed partial class KubectlTableTests : IDisposable
     [Fact]
     public async Task Get_services_shows_the_cluster_ip_and_ports_and_wide_the_selector()
     {
-        var ns = await _lab.NewNamespaceAsync("ksvc");
+        var ns = await Lab.NewNamespaceAsync("ksvc");
         await CreateAsync($"api/v1/namespaces/{ns}/services", new JsonObject
         {
             ["apiVersion"] = "v1",
@@ -92,7 +76,7 @@ public sealed partial class KubectlTableTests : IDisposable
                     new JsonObject { ["name"] = "dns", ["port"] = 53, ["protocol"] = "UDP" }),
             },
         });
-        var clusterIp = (await _lab.Store.GetAsync(LabResources.Services, ns, "dns")).Object!["spec"]!["clusterIP"]!.ToString();
+        var clusterIp = (await Lab.Store.GetAsync(LabResources.Services, ns, "dns")).Object!["spec"]!["clusterIP"]!.ToString();
 
         var plain = await RunAsync(["get", "svc", "-n", ns]);
         var wide = await RunAsync(["get", "svc", "dns", "-n", ns, "-o", "wide"]);
@@ -109,7 +93,7 @@ public sealed partial class KubectlTableTests : IDisposable
     [Fact]
     public async Task Get_endpointslices_shows_the_first_endpoints_and_how_many_more()
     {
-        var ns = await _lab.NewNamespaceAsync("keps");
+        var ns = await Lab.NewNamespaceAsync("keps");
         await CreateAsync($"apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices", new JsonObject
         {
             ["apiVersion"] = "discovery.k8s.io/v1",
@@ -168,15 +152,15 @@ public sealed partial class KubectlTableTests : IDisposable
         }
         finally
         {
-            await _lab.Http.DeleteJsonAsync($"api/v1/nodes/{bare}");
-            await _lab.Http.DeleteJsonAsync($"api/v1/nodes/{ready}");
+            await Lab.Http.DeleteJsonAsync($"api/v1/nodes/{bare}");
+            await Lab.Http.DeleteJsonAsync($"api/v1/nodes/{ready}");
         }
     }
 
     [Fact]
     public async Task Kinds_without_a_printer_of_their_own_list_with_name_and_age()
     {
-        var ns = await _lab.NewNamespaceAsync("kgeneric");
+        var ns = await Lab.NewNamespaceAsync("kgeneric");
         await CreateAsync($"api/v1/namespaces/{ns}/serviceaccounts", new JsonObject { ["apiVersion"] = "v1", ["kind"] = "ServiceAccount", ["metadata"] = new JsonObject { ["name"] = "robot" } });
         await CreateAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("settings", ns));
 
@@ -195,11 +179,11 @@ public sealed partial class KubectlTableTests : IDisposable
     [Fact]
     public async Task Get_pods_watch_prints_new_pods_with_their_status_under_one_header()
     {
-        var ns = await _lab.NewNamespaceAsync("kpodwatch");
+        var ns = await Lab.NewNamespaceAsync("kpodwatch");
         await CreateAsync($"api/v1/namespaces/{ns}/pods", RunningPod(ns, "before", "10.1.0.8", "node-a"));
         var lines = new List<string>();
         var errors = new List<string>();
-        using var process = _kubectl.Start(["get", "pods", "-n", ns, "-w"]);
+        using var process = Kubectl.Start(["get", "pods", "-n", ns, "-w"]);
         try
         {
             process.OutputDataReceived += (_, e) => Append(lines, e.Data);
@@ -234,14 +218,14 @@ public sealed partial class KubectlTableTests : IDisposable
 
     private async Task<KubectlRunner.Result> RunAsync(IReadOnlyList<string> args)
     {
-        var result = await _kubectl.RunAsync(args);
+        var result = await Kubectl.RunAsync(args);
         Assert.True(result.ExitCode == 0, result.ToString());
         return result;
     }
 
     private async Task CreateAsync(string path, JsonObject body)
     {
-        var response = await _lab.Http.PostJsonAsync(path, body);
+        var response = await Lab.Http.PostJsonAsync(path, body);
         Assert.True(response.Code == 201, response.Text);
     }
 

@@ -9,28 +9,12 @@ namespace Federation.Lab.Tests.Kubectl;
 /// <summary>The real, unmodified kubectl against the lab API server.</summary>
 [Collection(LabCollection.Name)]
 [Trait("Needs", "etcd")]
-public sealed class KubectlTests : IDisposable
+public sealed class KubectlTests(LabApiServerFixture lab) : KubectlTestBase(lab, "kubectl")
 {
-    private readonly LabApiServerFixture _lab;
-    private readonly string _directory;
-    private readonly KubectlRunner _kubectl;
-
-    public KubectlTests(LabApiServerFixture lab)
-    {
-        _lab = lab;
-        _directory = Path.Combine(lab.Directory, "kubectl-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(_directory);
-        var kubeconfig = Path.Combine(_directory, "kubeconfig");
-        Kubeconfig.Write(kubeconfig, lab.Host.BaseUri, lab.Pki.Ca.CertificatePem, lab.Pki.Admin);
-        _kubectl = new KubectlRunner(kubeconfig, Path.Combine(_directory, "cache"));
-    }
-
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
-
     [Fact]
     public async Task Get_namespaces_prints_a_table_with_the_initial_namespaces()
     {
-        var result = await _kubectl.RunAsync(["get", "namespaces"]);
+        var result = await Kubectl.RunAsync(["get", "namespaces"]);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -43,10 +27,10 @@ public sealed class KubectlTests : IDisposable
     public async Task Apply_of_a_multi_document_manifest_creates_every_object_and_reapply_updates_them()
     {
         var ns = "apply-" + Guid.NewGuid().ToString("N")[..6];
-        var manifest = Path.Combine(_directory, "app.yaml");
+        var manifest = Path.Combine(WorkDirectory, "app.yaml");
         await File.WriteAllTextAsync(manifest, Manifest(ns, image: "nginx:1.27", greeting: "hello"));
 
-        var first = await _kubectl.RunAsync(["apply", "-f", manifest]);
+        var first = await Kubectl.RunAsync(["apply", "-f", manifest]);
 
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.True(first.Stderr.Length == 0, "default validation needs no --validate=false: " + first.Stderr);
@@ -54,46 +38,46 @@ public sealed class KubectlTests : IDisposable
         Assert.Contains("configmap/web-config created", first.Stdout, StringComparison.Ordinal);
         Assert.Contains("service/web created", first.Stdout, StringComparison.Ordinal);
         Assert.Contains("deployment.apps/web created", first.Stdout, StringComparison.Ordinal);
-        var service = (await _lab.Store.GetAsync(LabResources.Services, ns, "web")).Object!;
+        var service = (await Lab.Store.GetAsync(LabResources.Services, ns, "web")).Object!;
         Assert.StartsWith("127.96.1.", service["spec"]!["clusterIP"]!.ToString(), StringComparison.Ordinal);
         Assert.Equal(8080, (int)service["spec"]!["ports"]![0]!["targetPort"]!);
         var deployments = LabResources.Find("apps", "v1", "deployments")!;
-        var deployment = (await _lab.Store.GetAsync(deployments, ns, "web")).Object!;
+        var deployment = (await Lab.Store.GetAsync(deployments, ns, "web")).Object!;
         Assert.Equal("nginx:1.27", deployment["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.ToString());
         Assert.NotNull(deployment["metadata"]!["annotations"]!["kubectl.kubernetes.io/last-applied-configuration"]);
 
         await File.WriteAllTextAsync(manifest, Manifest(ns, image: "nginx:1.28", greeting: "bonjour"));
-        var second = await _kubectl.RunAsync(["apply", "-f", manifest]);
+        var second = await Kubectl.RunAsync(["apply", "-f", manifest]);
 
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Contains($"namespace/{ns} unchanged", second.Stdout, StringComparison.Ordinal);
         Assert.Contains("configmap/web-config configured", second.Stdout, StringComparison.Ordinal);
         Assert.Contains("deployment.apps/web configured", second.Stdout, StringComparison.Ordinal);
-        var config = (await _lab.Store.GetAsync(LabResources.ConfigMaps, ns, "web-config")).Object!;
+        var config = (await Lab.Store.GetAsync(LabResources.ConfigMaps, ns, "web-config")).Object!;
         Assert.Equal("bonjour", config["data"]!["greeting"]!.ToString());
-        deployment = (await _lab.Store.GetAsync(deployments, ns, "web")).Object!;
+        deployment = (await Lab.Store.GetAsync(deployments, ns, "web")).Object!;
         var containers = deployment["spec"]!["template"]!["spec"]!["containers"]!.AsArray();
         Assert.Single(containers);
         Assert.Equal("nginx:1.28", containers[0]!["image"]!.ToString());
         Assert.Equal(2, (int)deployment["metadata"]!["generation"]!);
-        var serviceAfter = (await _lab.Store.GetAsync(LabResources.Services, ns, "web")).Object!;
+        var serviceAfter = (await Lab.Store.GetAsync(LabResources.Services, ns, "web")).Object!;
         Assert.Equal(service["spec"]!["clusterIP"]!.ToString(), serviceAfter["spec"]!["clusterIP"]!.ToString());
     }
 
     [Fact]
     public async Task Get_with_json_output_and_label_selector_returns_the_stored_objects()
     {
-        var ns = await _lab.NewNamespaceAsync("kget");
-        await _lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("red", ns, new Dictionary<string, string> { ["color"] = "red" }));
-        await _lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("blue", ns, new Dictionary<string, string> { ["color"] = "blue" }));
+        var ns = await Lab.NewNamespaceAsync("kget");
+        await Lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("red", ns, new Dictionary<string, string> { ["color"] = "red" }));
+        await Lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("blue", ns, new Dictionary<string, string> { ["color"] = "blue" }));
 
-        var json = await _kubectl.RunAsync(["get", "configmaps", "-n", ns, "-o", "json"]);
-        var table = await _kubectl.RunAsync(["get", "cm", "-n", ns, "-l", "color=red"]);
+        var json = await Kubectl.RunAsync(["get", "configmaps", "-n", ns, "-o", "json"]);
+        var table = await Kubectl.RunAsync(["get", "cm", "-n", ns, "-l", "color=red"]);
 
         Assert.True(json.ExitCode == 0, json.ToString());
         var items = JsonNode.Parse(json.Stdout)!["items"]!.AsArray();
         Assert.Equal(["blue", "red"], items.Select(i => i!["metadata"]!["name"]!.ToString()).Order());
-        var stored = (await _lab.Store.GetAsync(LabResources.ConfigMaps, ns, "red")).Object!;
+        var stored = (await Lab.Store.GetAsync(LabResources.ConfigMaps, ns, "red")).Object!;
         Assert.Equal(stored["metadata"]!["uid"]!.ToString(), items.Single(i => i!["metadata"]!["name"]!.ToString() == "red")!["metadata"]!["uid"]!.ToString());
         Assert.True(table.ExitCode == 0, table.ToString());
         Assert.Contains("red", table.Stdout, StringComparison.Ordinal);
@@ -103,12 +87,12 @@ public sealed class KubectlTests : IDisposable
     [Fact]
     public async Task Annotate_label_merge_patch_and_delete_change_what_the_server_stores()
     {
-        var ns = await _lab.NewNamespaceAsync("kmut");
-        await _lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("target", ns));
+        var ns = await Lab.NewNamespaceAsync("kmut");
+        await Lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("target", ns));
 
-        var annotate = await _kubectl.RunAsync(["annotate", "configmap", "target", "-n", ns, "example.com/owner=team-a"]);
-        var label = await _kubectl.RunAsync(["label", "configmap", "target", "-n", ns, "tier=backend"]);
-        var patch = await _kubectl.RunAsync(["patch", "configmap", "target", "-n", ns, "--type", "merge", "-p", """{"data":{"k":"patched","extra":"1"}}"""]);
+        var annotate = await Kubectl.RunAsync(["annotate", "configmap", "target", "-n", ns, "example.com/owner=team-a"]);
+        var label = await Kubectl.RunAsync(["label", "configmap", "target", "-n", ns, "tier=backend"]);
+        var patch = await Kubectl.RunAsync(["patch", "configmap", "target", "-n", ns, "--type", "merge", "-p", """{"data":{"k":"patched","extra":"1"}}"""]);
 
         Assert.True(annotate.ExitCode == 0, annotate.ToString());
         Assert.Contains("configmap/target annotated", annotate.Stdout, StringComparison.Ordinal);
@@ -116,27 +100,27 @@ public sealed class KubectlTests : IDisposable
         Assert.Contains("configmap/target labeled", label.Stdout, StringComparison.Ordinal);
         Assert.True(patch.ExitCode == 0, patch.ToString());
         Assert.Contains("configmap/target patched", patch.Stdout, StringComparison.Ordinal);
-        var stored = (await _lab.Store.GetAsync(LabResources.ConfigMaps, ns, "target")).Object!;
+        var stored = (await Lab.Store.GetAsync(LabResources.ConfigMaps, ns, "target")).Object!;
         Assert.Equal("team-a", stored["metadata"]!["annotations"]!["example.com/owner"]!.ToString());
         Assert.Equal("backend", stored["metadata"]!["labels"]!["tier"]!.ToString());
         Assert.Equal("patched", stored["data"]!["k"]!.ToString());
         Assert.Equal("1", stored["data"]!["extra"]!.ToString());
 
-        var delete = await _kubectl.RunAsync(["delete", "configmap", "target", "-n", ns]);
+        var delete = await Kubectl.RunAsync(["delete", "configmap", "target", "-n", ns]);
 
         Assert.True(delete.ExitCode == 0, delete.ToString());
         Assert.Contains("configmap \"target\" deleted", delete.Stdout, StringComparison.Ordinal);
-        Assert.Equal(StoreOutcome.NotFound, (await _lab.Store.GetAsync(LabResources.ConfigMaps, ns, "target")).Outcome);
+        Assert.Equal(StoreOutcome.NotFound, (await Lab.Store.GetAsync(LabResources.ConfigMaps, ns, "target")).Outcome);
     }
 
     [Fact]
     public async Task Get_watch_prints_a_change_made_through_the_api()
     {
-        var ns = await _lab.NewNamespaceAsync("kwatch");
-        await _lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("before", ns));
+        var ns = await Lab.NewNamespaceAsync("kwatch");
+        await Lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("before", ns));
         var output = new StringBuilder();
         var lines = new List<string>();
-        using var process = _kubectl.Start(["get", "configmaps", "-n", ns, "-w"]);
+        using var process = Kubectl.Start(["get", "configmaps", "-n", ns, "-w"]);
         try
         {
             process.OutputDataReceived += (_, e) =>
@@ -160,7 +144,7 @@ public sealed class KubectlTests : IDisposable
             process.BeginErrorReadLine();
             await Eventually.TrueAsync(() => Task.FromResult(Seen(lines, "before")), TimeSpan.FromSeconds(20), "kubectl get -w to print the existing configmap");
 
-            var created = await _lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("after", ns));
+            var created = await Lab.Http.PostJsonAsync($"api/v1/namespaces/{ns}/configmaps", HttpJson.ConfigMap("after", ns));
             Assert.Equal(201, created.Code);
 
             await Eventually.TrueAsync(() => Task.FromResult(Seen(lines, "after")), TimeSpan.FromSeconds(20), "kubectl get -w to print the new configmap: " + output);
