@@ -264,8 +264,12 @@ try
     // just before the remote put to the event of that key with that value in a watch on the local cache.
     // Per cache key, the changes put and not yet seen, in put order. kvstoremesh may coalesce quick changes of one key
     // into the last one: an arrival settles the earlier changes of that key as well.
-    var pending = new ConcurrentDictionary<string, List<(string Value, long At)>>(StringComparer.Ordinal);
+    // Each change is timed twice: from just before its put (what a writer in the remote cluster waits) and from the put's
+    // acknowledgement, when the change is committed in the remote etcd (the remote's own slowness left out).
+    var pending = new ConcurrentDictionary<string, List<Change>>(StringComparer.Ordinal);
     var lags = new ConcurrentBag<double>();
+    var ackLags = new ConcurrentBag<double>();
+    var putLatencies = new ConcurrentBag<double>();
     using var churnStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
     var head = (await mesh.GetPrefixAsync(ClusterMeshKeys.CacheRoot + "/", limit: 1, cancellationToken: stop.Token)).Header.Revision;
     var watcher = Task.Run(async () =>
@@ -286,9 +290,10 @@ try
                     lock (queued)
                     {
                         var seen = queued.FindIndex(c => c.Value == value);
-                        foreach (var (_, at) in queued.Take(seen + 1))
+                        foreach (var change in queued.Take(seen + 1))
                         {
-                            lags.Add(Stopwatch.GetElapsedTime(at, now).TotalMilliseconds);
+                            lags.Add(Stopwatch.GetElapsedTime(change.PutAt, now).TotalMilliseconds);
+                            change.SeenAt = now;
                         }
 
                         queued.RemoveRange(0, seen + 1);
@@ -301,12 +306,19 @@ try
         }
     });
 
+    (double Local, double Remotes, double Bench) OtherCpu() => (
+        meshEtcd.ProcessId is { } local ? CpuSeconds(local) : double.NaN,
+        remotes.Clusters.Sum(r => r.Server.ProcessId is { } pid ? CpuSeconds(pid) : 0),
+        Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
+
     var random = new Random(42);
     var changes = churnRate * churnSeconds;
     var failures = 0;
     var cpuBeforeChurn = CpuSeconds(apiserver.Id);
+    var othersBeforeChurn = OtherCpu();
     var churn = Stopwatch.StartNew();
     var inflight = new List<Task>();
+    var allChanges = new List<Change>();
     using (var slots = new SemaphoreSlim(256))
     {
         for (var n = 0; n < changes; n++)
@@ -334,21 +346,25 @@ try
 
             await slots.WaitAsync(stop.Token);
             var list = pending.GetOrAdd(cacheKey, _ => []);
+            var change = new Change(Encoding.UTF8.GetString(value), Stopwatch.GetTimestamp());
             lock (list)
             {
-                list.Add((Encoding.UTF8.GetString(value), Stopwatch.GetTimestamp()));
+                list.Add(change);
             }
 
-            inflight.Add(PutAsync(remote, key, value));
+            allChanges.Add(change);
+            inflight.Add(PutAsync(remote, key, value, change));
         }
 
         await Task.WhenAll(inflight);
 
-        async Task PutAsync(RemoteCluster remote, string key, byte[] value)
+        async Task PutAsync(RemoteCluster remote, string key, byte[] value, Change change)
         {
             try
             {
                 await remote.Client.PutAsync(key, value, cancellationToken: stop.Token);
+                change.AckAt = Stopwatch.GetTimestamp();
+                putLatencies.Add(Stopwatch.GetElapsedTime(change.PutAt, change.AckAt).TotalMilliseconds);
             }
             catch (EtcdException)
             {
@@ -369,6 +385,17 @@ try
     }
 
     var churnCores = (CpuSeconds(apiserver.Id) - cpuBeforeChurn) / churn.Elapsed.TotalSeconds;
+    var othersAfterChurn = OtherCpu();
+    var churnWall = churn.Elapsed.TotalSeconds;
+    foreach (var change in allChanges)
+    {
+        // A change seen before its acknowledgement arrived counts as 0 from the commit.
+        if (change.SeenAt is { } seenAt && change.AckAt is { } ackAt)
+        {
+            ackLags.Add(Math.Max(0, Stopwatch.GetElapsedTime(ackAt, seenAt).TotalMilliseconds));
+        }
+    }
+
     await churnStop.CancelAsync();
     await watcher;
     var peak = PeakRssMiB(apiserver.Id);
@@ -379,6 +406,8 @@ try
     report.Add("start → remote Ready and cache synced", $"{readyAt.Count} of {remotes.Count} clusters", readyAt.Count == 0 ? [double.NaN] : [.. readyAt.Values.Select(s => s * 1000)], "ms");
     report.Add("start → all Ready + all cache canaries", $"{remotes.Count} clusters, {remotes.Count * (nodesPer + ipsPer + identitiesPer + servicesPer)} entries", [synced ? syncSeconds * 1000 : double.NaN], "ms");
     report.Add("churn lag (remote put → local cache event)", $"{achievedRate:0}/s for {churnSeconds} s", lags.IsEmpty ? [double.NaN] : [.. lags], "ms");
+    report.Add("churn lag (remote commit acknowledged → local cache event)", $"{achievedRate:0}/s for {churnSeconds} s", ackLags.IsEmpty ? [double.NaN] : [.. ackLags], "ms");
+    report.Add("remote put (the generator's write to a remote etcd)", $"{putLatencies.Count} puts", putLatencies.IsEmpty ? [double.NaN] : [.. putLatencies], "ms");
     report.Add("apiserver CPU, start → synced", "cores (CPU s / wall s)", [syncCores], "cores");
     report.Add("apiserver CPU, churn", "cores (CPU s / wall s)", [churnCores], "cores");
     report.Add("apiserver peak RSS (VmHWM)", "after sync / after churn", [peakAfterSync, peak], "MiB");
@@ -397,6 +426,7 @@ try
     Console.WriteLine($"target churn lag p99 ≤ {LagTargetMs:0} ms: {p99:0.0} ms — {(p99 <= LagTargetMs && lags.Count >= (changes - failures) * 0.99 ? "met" : "missed")}");
     Console.WriteLine($"target peak memory ≤ {MemoryTargetMiB:0} MiB: {peak:0} MiB — {(peak <= MemoryTargetMiB ? "met" : "missed")}");
     Console.WriteLine("(2 shared cores: the remote etcds, the local etcd and this bench run on the same cores as the apiserver)");
+    Console.WriteLine($"CPU during churn (cores): apiserver {churnCores:0.00}, local etcd {(othersAfterChurn.Local - othersBeforeChurn.Local) / churnWall:0.00}, {remotes.Count} remote etcds {(othersAfterChurn.Remotes - othersBeforeChurn.Remotes) / churnWall:0.00}, this bench {(othersAfterChurn.Bench - othersBeforeChurn.Bench) / churnWall:0.00}");
 
     var warnings = output.Where(line => line.Contains(" warn: ", StringComparison.Ordinal) || line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal)).ToList();
     Console.WriteLine($"apiserver warnings/errors logged: {warnings.Count}");
@@ -583,4 +613,16 @@ static long FreeMiB()
     }
 
     return -1;
+}
+
+/// <summary>One churn change: its value, when its put started, was acknowledged, and was seen in the local cache.</summary>
+internal sealed class Change(string value, long putAt)
+{
+    public string Value { get; } = value;
+
+    public long PutAt { get; } = putAt;
+
+    public long? AckAt { get; set; }
+
+    public long? SeenAt { get; set; }
 }
