@@ -363,8 +363,9 @@ try
             try
             {
                 await remote.Client.PutAsync(key, value, cancellationToken: stop.Token);
-                change.AckAt = Stopwatch.GetTimestamp();
-                putLatencies.Add(Stopwatch.GetElapsedTime(change.PutAt, change.AckAt).TotalMilliseconds);
+                var ackAt = Stopwatch.GetTimestamp();
+                change.AckAt = ackAt;
+                putLatencies.Add(Stopwatch.GetElapsedTime(change.PutAt, ackAt).TotalMilliseconds);
             }
             catch (EtcdException)
             {
