@@ -18,6 +18,9 @@ public static class EtcdMetrics
     internal static readonly Histogram<double> SyncWriteDuration = Meter.CreateHistogram<double>(
         "federation_etcd_sync_write_duration_seconds", unit: "s", description: "Time to write one key, lease included.");
 
+    internal static readonly Histogram<double> SyncLag = Meter.CreateHistogram<double>(
+        "federation_etcd_sync_lag_seconds", unit: "s", description: "Time from a change handed to a sync store to that change written in etcd (queueing, retries and the write).");
+
     internal static readonly Counter<long> WatchInvalidEntries = Meter.CreateCounter<long>(
         "federation_etcd_watch_invalid_entries_total", description: "Entries read from etcd that failed validation and were skipped.");
 

@@ -374,6 +374,11 @@ public sealed class EtcdServer : IAsyncDisposable
             startInfo.ArgumentList.Add(arg);
         }
 
+        foreach (var (name, value) in _options.Environment)
+        {
+            startInfo.Environment[name] = value;
+        }
+
         _log.Add($"[fixture] starting {startInfo.FileName} {string.Join(' ', startInfo.ArgumentList)}");
         var process = StartProcess(startInfo, "etcd", "etcd-server");
         process.OutputDataReceived += (_, e) => _log.Add(e.Data);

@@ -15,6 +15,9 @@ public sealed record EtcdServerOptions
     /// <summary>More etcd flags, appended after the ones the fixture sets (e.g. <c>--quota-backend-bytes=…</c>).</summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 
+    /// <summary>Environment variables for the etcd process (e.g. <c>GOMAXPROCS</c>), set after the fixture's own clean-up.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>How long to wait for the server to report healthy after each start.</summary>
     public TimeSpan ReadyTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

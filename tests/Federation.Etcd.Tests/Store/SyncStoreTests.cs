@@ -311,4 +311,103 @@ public sealed class SyncStoreTests : OwnEtcdTestBase
 
         await Eventually.TrueAsync(async () => await ValueOf(prefix + "a") == "1", Timeout, "the retried write");
     }
+
+    [Fact]
+    public async Task The_lag_histogram_counts_each_change_once_from_its_hand_in_to_its_write()
+    {
+        var prefix = Clients.UniquePrefix("ss-lag");
+        var name = "lag-" + Guid.NewGuid().ToString("N");
+        var lags = new System.Collections.Concurrent.ConcurrentQueue<double>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == EtcdMetrics.MeterName && instrument.Name == "federation_etcd_sync_lag_seconds")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "store" && (string?)tag.Value == name)
+                {
+                    lags.Enqueue(value);
+                }
+            }
+        });
+        listener.Start();
+        await using var proxy = new LoopbackProxy(Server.ClientEndpoints[0]);
+        await using var partitioned = Clients.For([proxy.Endpoint], o => o.RequestTimeout = TimeSpan.FromSeconds(1));
+        await using var store = new SyncStore(partitioned, new SyncStoreOptions { Name = name, OwnedPrefix = prefix, RetryMinDelay = TimeSpan.FromMilliseconds(50), RetryMaxDelay = TimeSpan.FromMilliseconds(200) });
+        await store.StartAsync(Cts.Token);
+
+        // Two changes of one key while etcd cannot be reached: one write, one sample, as old as the first change.
+        proxy.Block();
+        var handedIn = System.Diagnostics.Stopwatch.StartNew();
+        store.Upsert(prefix + "a", Bytes("1"));
+        store.Upsert(prefix + "a", Bytes("2"));
+        await Eventually.TrueAsync(() => store.GetStatus().Errors >= 1, Timeout, "a failed attempt");
+        await Task.Delay(TimeSpan.FromMilliseconds(700), Cts.Token);
+        var blocked = handedIn.Elapsed.TotalSeconds;
+        proxy.Unblock();
+        await Eventually.TrueAsync(async () => await ValueOf(prefix + "a") == "2", Timeout, "the write after the outage");
+        await Eventually.TrueAsync(() => !lags.IsEmpty, Timeout, "a lag sample");
+        Assert.Single(lags);
+        Assert.InRange(lags.Single(), blocked, handedIn.Elapsed.TotalSeconds);
+
+        // A change that etcd takes at once: one more sample, shorter than the outage's.
+        store.Upsert(prefix + "b", Bytes("1"));
+        await Eventually.TrueAsync(() => lags.Count == 2, Timeout, "the second sample");
+        Assert.True(lags.Last() < blocked, $"lag {lags.Last():0.000} s without an outage");
+
+        // A change that is undone before it is written leaves nothing pending, and no sample.
+        proxy.Block();
+        store.Upsert(prefix + "b", Bytes("2"));
+        store.Upsert(prefix + "b", Bytes("1"));
+        proxy.Unblock();
+        store.Upsert(prefix + "c", Bytes("1"));
+        await Eventually.TrueAsync(async () => await ValueOf(prefix + "c") == "1", Timeout, "the write of c");
+        await Eventually.TrueAsync(() => lags.Count >= 3, Timeout, "the sample of c");
+        Assert.Equal(3, lags.Count);
+    }
+
+    [Fact]
+    public async Task A_lone_change_is_written_as_a_plain_put_or_delete_not_a_transaction()
+    {
+        var prefix = Clients.UniquePrefix("ss-lone");
+        await using var store = new SyncStore(Client, new SyncStoreOptions { Name = "lone", OwnedPrefix = prefix });
+        await store.StartAsync(Cts.Token);
+        store.MarkInitialSyncDone();
+        await Eventually.WithinAsync(store.Synced, Timeout, "initial sync");
+
+        var before = await KvCallsAsync();
+        store.Upsert(prefix + "a", Bytes("1"));
+        await Eventually.TrueAsync(async () => await ValueOf(prefix + "a") == "1", Timeout, "the put");
+        store.Delete(prefix + "a");
+        await Eventually.TrueAsync(async () => await ValueOf(prefix + "a") is null, Timeout, "the delete");
+        var after = await KvCallsAsync();
+
+        Assert.Equal(1, after.GetValueOrDefault("Put") - before.GetValueOrDefault("Put"));
+        Assert.Equal(1, after.GetValueOrDefault("DeleteRange") - before.GetValueOrDefault("DeleteRange"));
+        Assert.Equal(0, after.GetValueOrDefault("Txn") - before.GetValueOrDefault("Txn"));
+    }
+
+    // etcd's own count of KV calls it handled, by method (grpc_server_handled_total on its metrics port).
+    private async Task<Dictionary<string, long>> KvCallsAsync()
+    {
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri(Server.MetricsEndpoint, "metrics"), Cts.Token);
+        var calls = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith("grpc_server_handled_total{", StringComparison.Ordinal) && line.Contains("grpc_service=\"etcdserverpb.KV\"", StringComparison.Ordinal))
+            {
+                var method = System.Text.RegularExpressions.Regex.Match(line, "grpc_method=\"([^\"]+)\"").Groups[1].Value;
+                calls[method] = calls.GetValueOrDefault(method) + (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return calls;
+    }
 }
