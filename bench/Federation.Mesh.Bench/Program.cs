@@ -21,6 +21,10 @@ using Microsoft.Extensions.Logging;
 // N remote clusters, each with its own etcd, into its local etcd. Measures the time from its start until every remote
 // is Ready and every cache canary exists, then the lag of churn in the remotes to the local cache (p50/p99), the
 // apiserver's CPU (cores used) and peak RSS.
+// The remote etcds stand for other clusters' machines: they run with GOMAXPROCS=1 and at nice 19, so the apiserver and
+// its local etcd (what is measured) go first on the 2 shared cores. The lag target is taken from the remote commit (the
+// put's acknowledgement); the lag from the start of the put, which includes the starved remote's own latency, and from
+// a watcher of the remote (a sample of 10 remotes) are printed too, with kvstoremesh's own part from its metrics.
 // Usage: dotnet run -c Release --project bench/Federation.Mesh.Bench [--quick] [--clusters N] [--churn-rate N] [--churn-seconds N]
 //        [--deadline-seconds N] (how long to wait for the initial sync before reporting it missed; default 300)
 var quick = args.Contains("--quick");
