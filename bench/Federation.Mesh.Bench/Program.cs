@@ -361,6 +361,7 @@ try
     var failures = 0;
     var cpuBeforeChurn = CpuSeconds(apiserver.Id);
     var othersBeforeChurn = OtherCpu();
+    var waitBeforeChurn = (Apiserver: RunQueueWaitSeconds(apiserver.Id), Local: meshEtcd.ProcessId is { } localPid ? RunQueueWaitSeconds(localPid) : double.NaN);
     var churn = Stopwatch.StartNew();
     var inflight = new List<Task>();
     var allChanges = new List<Change>();
@@ -441,6 +442,7 @@ try
 
     var churnCores = (CpuSeconds(apiserver.Id) - cpuBeforeChurn) / churn.Elapsed.TotalSeconds;
     var othersAfterChurn = OtherCpu();
+    var waitAfterChurn = (Apiserver: RunQueueWaitSeconds(apiserver.Id), Local: meshEtcd.ProcessId is { } localPidAfter ? RunQueueWaitSeconds(localPidAfter) : double.NaN);
     var churnWall = churn.Elapsed.TotalSeconds;
     foreach (var change in allChanges)
     {
@@ -492,6 +494,7 @@ try
     Console.WriteLine($"target churn lag p99 ≤ {LagTargetMs:0} ms (from the remote commit): {p99:0.0} ms — {(p99 <= LagTargetMs && ackLags.Count >= (changes - failures) * 0.99 ? "met" : "missed")}; from the start of the remote put: {p99FromPut:0.0} ms");
     Console.WriteLine($"target peak memory ≤ {MemoryTargetMiB:0} MiB: {peak:0} MiB — {(peak <= MemoryTargetMiB ? "met" : "missed")}");
     Console.WriteLine("(2 shared cores: the remote etcds, the local etcd and this bench run on the same cores as the apiserver)");
+    Console.WriteLine($"waiting for a CPU while runnable during churn (summed over threads, per wall second): apiserver {(waitAfterChurn.Apiserver - waitBeforeChurn.Apiserver) / churnWall * 1000:0} ms/s, local etcd {(waitAfterChurn.Local - waitBeforeChurn.Local) / churnWall * 1000:0} ms/s");
     Console.WriteLine($"CPU during churn (cores): apiserver {churnCores:0.00}, local etcd {(othersAfterChurn.Local - othersBeforeChurn.Local) / churnWall:0.00}, {remotes.Count} remote etcds {(othersAfterChurn.Remotes - othersBeforeChurn.Remotes) / churnWall:0.00}, this bench {(othersAfterChurn.Bench - othersBeforeChurn.Bench) / churnWall:0.00}");
 
     // Where the lag comes from: the lag by when the change was made (a backlog grows, a stall is a bump), and the
@@ -726,6 +729,27 @@ static double CpuSeconds(int pid)
     var stat = File.ReadAllText($"/proc/{pid}/stat");
     var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+}
+
+// Time the process's threads spent runnable but waiting for a CPU (schedstat's second field, ns), summed over its
+// current threads.
+static double RunQueueWaitSeconds(int pid)
+{
+    double total = 0;
+    foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+    {
+        try
+        {
+            var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
+            total += long.Parse(fields[1], CultureInfo.InvariantCulture) / 1e9;
+        }
+        catch (IOException)
+        {
+            // The thread ended meanwhile.
+        }
+    }
+
+    return total;
 }
 
 // VmHWM: the peak resident set of the process.
