@@ -312,8 +312,8 @@ try
         }
     })).ToList();
     var sampledNames = sampled.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
-    var syncLagBefore = await SyncLagBucketsAsync(http, stop.Token);
-    var writeDurationBefore = await SyncLagBucketsAsync(http, stop.Token, "federation_etcd_sync_write_duration_seconds");
+    var syncLagBefore = await HistogramBucketsAsync(http, stop.Token);
+    var writeDurationBefore = await HistogramBucketsAsync(http, stop.Token, "federation_etcd_sync_write_duration_seconds");
 
     var head = (await mesh.GetPrefixAsync(ClusterMeshKeys.CacheRoot + "/", limit: 1, cancellationToken: stop.Token)).Header.Revision;
     var watcher = Task.Run(async () =>
@@ -453,8 +453,8 @@ try
         }
     }
 
-    var syncLagAfter = await SyncLagBucketsAsync(http, stop.Token);
-    var writeDurationAfter = await SyncLagBucketsAsync(http, stop.Token, "federation_etcd_sync_write_duration_seconds");
+    var syncLagAfter = await HistogramBucketsAsync(http, stop.Token);
+    var writeDurationAfter = await HistogramBucketsAsync(http, stop.Token, "federation_etcd_sync_write_duration_seconds");
     await churnStop.CancelAsync();
     await watcher;
     await Task.WhenAll(remoteWatchers);
@@ -510,7 +510,7 @@ try
             return $"{g.Key * 5}-{(g.Key * 5) + 5} s: p50 {Stats.Percentile(window, 0.5):0} ms, p99 {Stats.Percentile(window, 0.99):0} ms";
         });
     Console.WriteLine($"churn lag by when the change was made: {string.Join("; ", windows)}");
-    Console.WriteLine($"kvstoremesh's own part (federation_etcd_sync_lag_seconds of its cache stores during the churn: change received → written in the local etcd): {SyncLagSummary(syncLagBefore, syncLagAfter)}; of which the writes to the local etcd (federation_etcd_sync_write_duration_seconds): {SyncLagSummary(writeDurationBefore, writeDurationAfter)}");
+    Console.WriteLine($"kvstoremesh's own part (federation_etcd_sync_lag_seconds of its cache stores during the churn: change received → written in the local etcd): {HistogramSummary(syncLagBefore, syncLagAfter)}; of which the writes to the local etcd (federation_etcd_sync_write_duration_seconds): {HistogramSummary(writeDurationBefore, writeDurationAfter)}");
     try
     {
         using var metricsHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
@@ -655,8 +655,8 @@ static async Task PutAllAsync(IEtcdClient client, List<(string Key, byte[] Value
     }
 }
 
-// The apiserver's federation_etcd_sync_lag_seconds buckets (le → cumulative count), summed over kvstoremesh's cache stores.
-static async Task<SortedDictionary<double, long>> SyncLagBucketsAsync(HttpClient http, CancellationToken cancellationToken, string metric = "federation_etcd_sync_lag_seconds")
+// The buckets (le → cumulative count) of one of the apiserver's sync store histograms, summed over kvstoremesh's cache stores.
+static async Task<SortedDictionary<double, long>> HistogramBucketsAsync(HttpClient http, CancellationToken cancellationToken, string metric = "federation_etcd_sync_lag_seconds")
 {
     var buckets = new SortedDictionary<double, long>();
     string text;
@@ -688,7 +688,7 @@ static async Task<SortedDictionary<double, long>> SyncLagBucketsAsync(HttpClient
 }
 
 // p50 and p99 as the bucket bounds they fall under, from the difference of two scrapes.
-static string SyncLagSummary(SortedDictionary<double, long> before, SortedDictionary<double, long> after)
+static string HistogramSummary(SortedDictionary<double, long> before, SortedDictionary<double, long> after)
 {
     var delta = after.ToDictionary(b => b.Key, b => b.Value - before.GetValueOrDefault(b.Key));
     if (!delta.TryGetValue(double.PositiveInfinity, out var total) || total <= 0)
