@@ -21,12 +21,17 @@ using Microsoft.Extensions.Logging;
 // N remote clusters, each with its own etcd, into its local etcd. Measures the time from its start until every remote
 // is Ready and every cache canary exists, then the lag of churn in the remotes to the local cache (p50/p99), the
 // apiserver's CPU (cores used) and peak RSS.
-// The remote etcds stand for other clusters' machines: they run with GOMAXPROCS=1 and at nice 19, so the apiserver and
-// its local etcd (what is measured) go first on the 2 shared cores. The lag target is taken from the remote commit (the
+// The remote etcds stand for other clusters' machines: they run with GOMAXPROCS=1 at nice 19 (or in a CPU cgroup, see
+// --remote-cpu) and the apiserver and its local etcd (what is measured) at nice -10 (as root), so those go first on
+// the 2 shared cores, as they would on machines of their own. The lag target is taken from the remote commit (the
 // put's acknowledgement); the lag from the start of the put, which includes the starved remote's own latency, and from
 // a watcher of the remote (a sample of 10 remotes) are printed too, with kvstoremesh's own part from its metrics.
 // Usage: dotnet run -c Release --project bench/Federation.Mesh.Bench [--quick] [--clusters N] [--churn-rate N] [--churn-seconds N]
 //        [--deadline-seconds N] (how long to wait for the initial sync before reporting it missed; default 300)
+//        [--remote-cpu nice|idle|SHARES] (how the remotes yield the CPU: nice = every remote thread at nice 19, the
+//        default; idle = all remotes in one idle cgroup, which runs only when nothing else wants the CPU; SHARES = one
+//        cgroup with these cpu shares against this session's 1024)
+//        [--measured-nice N] (the nice value of the apiserver and its local etcd; default -10)
 var quick = args.Contains("--quick");
 var clusterCount = ArgInt("--clusters") ?? (quick ? 20 : 250);
 var scale = quick ? 10 : 1;
@@ -62,7 +67,33 @@ Console.CancelKeyPress += (_, e) =>
 var directory = Directory.CreateTempSubdirectory("federation-mesh-bench").FullName;
 var configDirectory = Directory.CreateDirectory(Path.Combine(directory, "clustermesh")).FullName;
 Process? apiserver = null;
-await using var remotes = new RemoteClusters();
+var remoteCpu = ArgString("--remote-cpu") ?? "nice";
+var measuredNice = ArgInt("--measured-nice") ?? -10;
+if (measuredNice is < -20 or > 19)
+{
+    throw new ArgumentException($"--measured-nice must be from -20 to 19, not {measuredNice}");
+}
+
+if (measuredNice < 0 && !Environment.IsPrivilegedProcess)
+{
+    Console.WriteLine($"NOTE: not root, so the apiserver and its local etcd run at nice 0, not {measuredNice}: they compete with the remote etcds for the CPU more than on machines of their own");
+    measuredNice = 0;
+}
+
+int? remoteShares = remoteCpu switch
+{
+    "idle" or "nice" => null,
+    _ when int.TryParse(remoteCpu, NumberStyles.None, CultureInfo.InvariantCulture, out var shares) && shares is >= 2 and <= 262144 => shares,
+    _ => throw new ArgumentException($"--remote-cpu must be idle, nice or cpu shares from 2 to 262144 (1024 = as much as this session), not '{remoteCpu}'"),
+};
+string? cpuGroupFailure = null;
+var cpuGroup = remoteCpu == "nice" ? null : RemoteCpuGroup.TryCreate(remoteShares, out cpuGroupFailure);
+if (cpuGroupFailure is not null)
+{
+    Console.WriteLine($"NOTE: the remote etcds run at nice {RemoteClusters.Nice} instead of in a CPU group of their own: {cpuGroupFailure}");
+}
+
+await using var remotes = new RemoteClusters(cpuGroup);
 try
 {
     Console.WriteLine($"{Environment.ProcessorCount} cores; {(quick ? "quick" : "full")} run: {clusterCount} remote clusters × ({nodesPer} nodes, {ipsPer} ip entries, {identitiesPer} identities, {servicesPer} services); churn {churnRate}/s for {churnSeconds} s");
@@ -70,6 +101,10 @@ try
     await using var kubeEtcd = await EtcdServer.StartAsync(new EtcdServerOptions { ExtraArguments = ["--quota-backend-bytes=2147483648", .. DataDir(tmpfs, "kube")] }, stop.Token);
     await using var meshEtcd = await EtcdServer.StartAsync(new EtcdServerOptions { ExtraArguments = ["--quota-backend-bytes=4294967296", "--enable-pprof", .. DataDir(tmpfs, "mesh")] }, stop.Token);
     Console.WriteLine($"local etcd {meshEtcd.ClientEndpoints[0]} (pid {meshEtcd.ProcessId}; /debug/pprof there)");
+    if (measuredNice != 0 && meshEtcd.ProcessId is { } meshPid)
+    {
+        await RemoteClusters.ReniceAsync(meshPid, measuredNice, stop.Token);
+    }
 
     // The apiserver's Kubernetes side: an empty lab API server (kvstoremesh reads nothing from it).
     using var ca = LabCertificateAuthority.Create();
@@ -102,7 +137,7 @@ try
     var startEtcds = Stopwatch.StartNew();
     var startFailure = await remotes.StartAsync(clusterCount, stop.Token);
     var etcdStartSeconds = startEtcds.Elapsed.TotalSeconds;
-    Console.WriteLine($"started {remotes.Count} remote etcds (GOMAXPROCS=1, nice {RemoteClusters.Nice}, {(remotesOnTmpfs ? "tmpfs" : "disk")} data dirs) in {etcdStartSeconds:0.0} s ({FreeMiB()} MiB available, etcd RSS total {remotes.TotalRssMiB():0} MiB)");
+    Console.WriteLine($"started {remotes.Count} remote etcds (GOMAXPROCS=1, {remotes.Priority}; apiserver and local etcd at nice {measuredNice}; {(remotesOnTmpfs ? "tmpfs" : "disk")} data dirs) in {etcdStartSeconds:0.0} s ({FreeMiB()} MiB available, etcd RSS total {remotes.TotalRssMiB():0} MiB)");
     if (startFailure is not null)
     {
         Console.WriteLine($"NOTE: only {remotes.Count} of {clusterCount} remote etcds could start ({startFailure}); running with {remotes.Count}");
@@ -144,11 +179,12 @@ try
     var populateSeconds = populate.Elapsed.TotalSeconds;
     Console.WriteLine($"populated {remotes.Count * (nodesPer + ipsPer + identitiesPer + servicesPer)} entries in {populateSeconds:0.0} s (not part of the measured time)");
 
-    // Heartbeats keep every remote alive for the whole run.
+    // Heartbeats keep every remote alive for the whole run. kvstoremesh expects one a minute (Cilium's interval, and its
+    // default) and fails a remote after two silent minutes; one every 30 s is a remote apiserver's load with margin.
     using var heartbeatStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
     var heartbeats = Task.Run(async () =>
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(30));
         try
         {
             while (await timer.WaitForNextTickAsync(heartbeatStop.Token))
@@ -168,7 +204,8 @@ try
     // (1) the real executable mirrors every remote: time until all are Ready and every local cache canary exists.
     var healthPort = LoopbackPorts.Pick(1)[0];
     var exe = Path.Combine(AppContext.BaseDirectory, "clustermesh-apiserver.dll");
-    var psi = new ProcessStartInfo("dotnet", [exe, "--cluster-name", "local", "--cluster-id", "1", "--etcd-endpoints", meshEtcd.ClientEndpoints[0].ToString(),
+    // Started through nice(1) when the measured processes get a nice value, so every thread of the runtime has it.
+    var psi = new ProcessStartInfo(measuredNice != 0 ? "nice" : "dotnet", [.. measuredNice != 0 ? new[] { "-n", measuredNice.ToString(CultureInfo.InvariantCulture), "dotnet" } : [], exe, "--cluster-name", "local", "--cluster-id", "1", "--etcd-endpoints", meshEtcd.ClientEndpoints[0].ToString(),
         "--kubeconfig", kubeconfig, "--context", "local", "--health-listen", $"127.0.0.1:{healthPort}", "--clustermesh-config", configDirectory])
     {
         RedirectStandardOutput = true,
@@ -361,11 +398,12 @@ try
     var failures = 0;
     var cpuBeforeChurn = CpuSeconds(apiserver.Id);
     var othersBeforeChurn = OtherCpu();
-    var waitBeforeChurn = (Apiserver: RunQueueWaitSeconds(apiserver.Id), Local: meshEtcd.ProcessId is { } localPid ? RunQueueWaitSeconds(localPid) : double.NaN);
+    var waitBeforeChurn = (Apiserver: RunQueueWait(apiserver.Id), Local: RunQueueWait(meshEtcd.ProcessId));
     var churn = Stopwatch.StartNew();
     var inflight = new List<Task>();
     var allChanges = new List<Change>();
-    using (var slots = new SemaphoreSlim(256))
+    // Enough puts in flight that the rate holds while remote puts are slow (the remotes share 2 cores; p50 up to ~0.7 s).
+    using (var slots = new SemaphoreSlim(1024))
     {
         for (var n = 0; n < changes; n++)
         {
@@ -392,7 +430,7 @@ try
 
             await slots.WaitAsync(stop.Token);
             var list = pending.GetOrAdd(cacheKey, _ => []);
-            var change = new Change(Encoding.UTF8.GetString(value), Stopwatch.GetTimestamp());
+            var change = new Change(Encoding.UTF8.GetString(value), Stopwatch.GetTimestamp()) { Remote = remote, Key = key, CacheKey = cacheKey };
             lock (list)
             {
                 list.Add(change);
@@ -442,7 +480,7 @@ try
 
     var churnCores = (CpuSeconds(apiserver.Id) - cpuBeforeChurn) / churn.Elapsed.TotalSeconds;
     var othersAfterChurn = OtherCpu();
-    var waitAfterChurn = (Apiserver: RunQueueWaitSeconds(apiserver.Id), Local: meshEtcd.ProcessId is { } localPidAfter ? RunQueueWaitSeconds(localPidAfter) : double.NaN);
+    var waitAfterChurn = (Apiserver: RunQueueWait(apiserver.Id), Local: RunQueueWait(meshEtcd.ProcessId));
     var churnWall = churn.Elapsed.TotalSeconds;
     foreach (var change in allChanges)
     {
@@ -450,6 +488,27 @@ try
         if (change.SeenAt is { } seenAt && change.AckAt is { } ackAt)
         {
             ackLags.Add(Math.Max(0, Stopwatch.GetElapsedTime(ackAt, seenAt).TotalMilliseconds));
+        }
+    }
+
+    // A change never seen in the local cache was either overtaken (a later change of its key, applied first by the remote,
+    // settled it; or the remote applied two concurrent puts in the other order) or lost: the cache's value of the key,
+    // compared with the remote's, tells which.
+    var unseen = allChanges.Where(c => c.SeenAt is null && c.AckAt is not null).GroupBy(c => c.CacheKey).ToList();
+    var unseenMatching = 0;
+    var unseenDiffering = new List<string>();
+    foreach (var key in unseen)
+    {
+        var first = key.First();
+        var remoteValue = (await first.Remote.Client.GetAsync(first.Key, cancellationToken: stop.Token))?.Value.ToStringUtf8();
+        var cacheValue = (await mesh.GetAsync(first.CacheKey, cancellationToken: stop.Token))?.Value.ToStringUtf8();
+        if (remoteValue == cacheValue)
+        {
+            unseenMatching++;
+        }
+        else
+        {
+            unseenDiffering.Add(first.CacheKey);
         }
     }
 
@@ -485,6 +544,12 @@ try
 
     Console.WriteLine($"cached: {string.Join(", ", cached.Select(c => $"{c.Value} {c.Key[(ClusterMeshKeys.CacheRoot.Length + 1)..^3]}"))} (expected {remotes.Count * nodesPer} nodes, {remotes.Count * servicesPer} services, {remotes.Count * identitiesPer} identities, {remotes.Count * ipsPer} ip)");
     Console.WriteLine($"populate (not measured): {remotes.Count} etcds started in {etcdStartSeconds:0.0} s ({(remotesOnTmpfs ? "tmpfs" : "disk")} data dirs), populated in {populateSeconds:0.0} s");
+    if (unseen.Count > 0)
+    {
+        Console.WriteLine($"changes not seen in the local cache: {unseen.Sum(k => k.Count())} on {unseen.Count} keys; the cache equals the remote on {unseenMatching} of those keys (overtaken, not lost)"
+            + (unseenDiffering.Count == 0 ? "" : $"; DIFFERS on {unseenDiffering.Count}: {string.Join(", ", unseenDiffering.Take(5))}"));
+    }
+
     Console.WriteLine($"churn: {lags.Count} of {changes} changes seen, {failures} puts failed; ready: all Ready at {Seconds(allReadySeconds)}, all cache canaries at {Seconds(allCanariesSeconds)}");
     Console.WriteLine($"target all ready ≤ {readyTarget.TotalSeconds:0} s: {syncSeconds:0.0} s — {(synced && syncSeconds <= readyTarget.TotalSeconds ? "met" : "missed")}");
     // The target is the lag from the change in the remote etcd: from its commit (the put's acknowledgement), not from
@@ -494,7 +559,7 @@ try
     Console.WriteLine($"target churn lag p99 ≤ {LagTargetMs:0} ms (from the remote commit): {p99:0.0} ms — {(p99 <= LagTargetMs && ackLags.Count >= (changes - failures) * 0.99 ? "met" : "missed")}; from the start of the remote put: {p99FromPut:0.0} ms");
     Console.WriteLine($"target peak memory ≤ {MemoryTargetMiB:0} MiB: {peak:0} MiB — {(peak <= MemoryTargetMiB ? "met" : "missed")}");
     Console.WriteLine("(2 shared cores: the remote etcds, the local etcd and this bench run on the same cores as the apiserver)");
-    Console.WriteLine($"waiting for a CPU while runnable during churn (summed over threads, per wall second): apiserver {(waitAfterChurn.Apiserver - waitBeforeChurn.Apiserver) / churnWall * 1000:0} ms/s, local etcd {(waitAfterChurn.Local - waitBeforeChurn.Local) / churnWall * 1000:0} ms/s");
+    Console.WriteLine($"waiting for a CPU while runnable during churn (summed over threads, per wall second): apiserver {RunQueueWaitBetween(waitBeforeChurn.Apiserver, waitAfterChurn.Apiserver) / churnWall * 1000:0} ms/s, local etcd {RunQueueWaitBetween(waitBeforeChurn.Local, waitAfterChurn.Local) / churnWall * 1000:0} ms/s");
     Console.WriteLine($"CPU during churn (cores): apiserver {churnCores:0.00}, local etcd {(othersAfterChurn.Local - othersBeforeChurn.Local) / churnWall:0.00}, {remotes.Count} remote etcds {(othersAfterChurn.Remotes - othersBeforeChurn.Remotes) / churnWall:0.00}, this bench {(othersAfterChurn.Bench - othersBeforeChurn.Bench) / churnWall:0.00}");
 
     // Where the lag comes from: the lag by when the change was made (a backlog grows, a stall is a bump), and the
@@ -570,6 +635,12 @@ static (ClusterMeshKind Kind, string Key, byte[] Value) NodeChange(RemoteCluster
 
 static (ClusterMeshKind Kind, string Key, byte[] Value) Service(RemoteCluster remote, int s, int version)
     => (ClusterMeshKind.Services, ClusterMeshKeys.Service(remote.Name, "shop", ServiceName(s)), ClusterMeshJson.Serialize(ServiceValue(remote, s, version)));
+
+string? ArgString(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
 
 int? ArgInt(string name)
 {
@@ -731,17 +802,21 @@ static double CpuSeconds(int pid)
     return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
 }
 
-// Time the process's threads spent runnable but waiting for a CPU (schedstat's second field, ns), summed over its
-// current threads.
-static double RunQueueWaitSeconds(int pid)
+// Time each of the process's threads has spent runnable but waiting for a CPU (schedstat's second field, seconds).
+static Dictionary<string, double> RunQueueWait(int? pid)
 {
-    double total = 0;
+    var waits = new Dictionary<string, double>(StringComparer.Ordinal);
+    if (pid is null)
+    {
+        return waits;
+    }
+
     foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
     {
         try
         {
             var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
-            total += long.Parse(fields[1], CultureInfo.InvariantCulture) / 1e9;
+            waits[Path.GetFileName(task)] = long.Parse(fields[1], CultureInfo.InvariantCulture) / 1e9;
         }
         catch (IOException)
         {
@@ -749,8 +824,13 @@ static double RunQueueWaitSeconds(int pid)
         }
     }
 
-    return total;
+    return waits;
 }
+
+// The wait between two samples, summed over threads: a thread's growth since the first sample, or all of it for a thread
+// started since. (A thread that ended in between is missing from the second sample, so its wait is not counted.)
+static double RunQueueWaitBetween(Dictionary<string, double> before, Dictionary<string, double> after)
+    => after.Sum(thread => thread.Value - before.GetValueOrDefault(thread.Key));
 
 // VmHWM: the peak resident set of the process.
 static double PeakRssMiB(int pid) => StatusKiB(pid, "VmHWM:") / 1024;
@@ -784,6 +864,12 @@ static long FreeMiB()
 /// <summary>One churn change: its value, when its put started, was acknowledged, and was seen in the local cache.</summary>
 internal sealed class Change(string value, long putAt)
 {
+    public required RemoteCluster Remote { get; init; }
+
+    public required string Key { get; init; }
+
+    public required string CacheKey { get; init; }
+
     public string Value { get; } = value;
 
     public long PutAt { get; } = putAt;

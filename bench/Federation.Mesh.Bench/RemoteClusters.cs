@@ -21,8 +21,12 @@ internal sealed class RemoteCluster(string name, uint id, EtcdServer server, Etc
     public Uri Endpoint => Server.ClientEndpoints[0];
 }
 
-/// <summary>The remote clusters' etcds, started in parallel; disposing stops every one of them.</summary>
-internal sealed class RemoteClusters : IAsyncDisposable
+/// <summary>
+/// The remote clusters' etcds, started in parallel; disposing stops every one of them. They stand for other clusters'
+/// machines, so they must not take CPU from the apiserver and its local etcd, which are measured: they run at nice 19,
+/// or in the CPU group given (<see cref="RemoteCpuGroup"/>); either way they get every cycle the measured processes leave.
+/// </summary>
+internal sealed class RemoteClusters(RemoteCpuGroup? cpuGroup) : IAsyncDisposable
 {
     private const int Parallelism = 8;
 
@@ -79,7 +83,8 @@ internal sealed class RemoteClusters : IAsyncDisposable
                             // Small: a remote holds about a thousand keys; few raft entries kept in memory.
                             // A slower raft tick: 250 idle single-member etcds ticking every 100 ms cost this shared machine CPU that
                             // remote clusters, on their own machines, would not take from the apiserver.
-                            ExtraArguments = ["--quota-backend-bytes=268435456", "--snapshot-count=5000", "--heartbeat-interval=500", "--election-timeout=5000"],
+                            // The backend commits once a second, not ten times: a watch event or a read does not wait for it.
+                            ExtraArguments = ["--quota-backend-bytes=268435456", "--snapshot-count=5000", "--heartbeat-interval=500", "--election-timeout=5000", "--backend-batch-interval=1s"],
 
                             // One Go scheduler thread: 250 runtimes with idle threads spinning for work cost CPU that
                             // a remote cluster's etcd, on its own machines, would not take from the apiserver.
@@ -106,7 +111,7 @@ internal sealed class RemoteClusters : IAsyncDisposable
                 {
                     await LowerPriorityAsync(server, ct);
                 }
-                catch (Exception ex) when (ex is InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
+                catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
                 {
                     failure ??= ex.Message.Split('\n')[0];
                     await failed.CancelAsync();
@@ -120,22 +125,36 @@ internal sealed class RemoteClusters : IAsyncDisposable
         return failure;
     }
 
-    /// <summary>
-    /// The nice value of the remote etcds. They stand for other clusters' machines, so they must not take CPU from the
-    /// apiserver and its local etcd, which are measured; they still get every cycle those leave. (Every thread is
-    /// reniced: nice is per thread on Linux, and threads the runtime starts later inherit it.)
-    /// </summary>
+    /// <summary>The nice value of the remote etcds where there is no CPU group for them.</summary>
     public const int Nice = 19;
 
-    private static async Task LowerPriorityAsync(EtcdServer server, CancellationToken cancellationToken)
+    /// <summary>How the remotes are kept from the measured processes' CPU, for the report.</summary>
+    public string Priority => cpuGroup?.Description ?? $"nice {Nice}";
+
+    private async Task LowerPriorityAsync(EtcdServer server, CancellationToken cancellationToken)
     {
         if (server.ProcessId is not { } pid)
         {
             return;
         }
 
+        if (cpuGroup is not null)
+        {
+            cpuGroup.Add(pid);
+            return;
+        }
+
+        await ReniceAsync(pid, Nice, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sets the nice value of every thread of a process. (Nice is per thread on Linux; threads started later inherit
+    /// it from the thread that starts them.)
+    /// </summary>
+    public static async Task ReniceAsync(int pid, int nice, CancellationToken cancellationToken)
+    {
         var threads = Directory.GetDirectories($"/proc/{pid}/task").Select(Path.GetFileName).OfType<string>().ToList();
-        var renice = new System.Diagnostics.ProcessStartInfo("renice", ["-n", Nice.ToString(CultureInfo.InvariantCulture), "-p", .. threads])
+        var renice = new System.Diagnostics.ProcessStartInfo("renice", ["-n", nice.ToString(CultureInfo.InvariantCulture), "-p", .. threads])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -146,7 +165,7 @@ internal sealed class RemoteClusters : IAsyncDisposable
         await process.WaitForExitAsync(cancellationToken);
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"renice of etcd {pid} failed: {error.Trim()}");
+            throw new InvalidOperationException($"renice of process {pid} to {nice} failed: {error.Trim()}");
         }
     }
 
@@ -185,6 +204,7 @@ internal sealed class RemoteClusters : IAsyncDisposable
             await cluster.Client.DisposeAsync();
             await cluster.Server.DisposeAsync();
         });
+        cpuGroup?.Dispose();
     }
 
     private static long AvailableMiB()
