@@ -94,7 +94,8 @@ public sealed class AgentWireGuardTests : IAsyncLifetime
         var peer = Assert.Single((await device.DumpAsync()).Peers);
         Assert.Equal($"{b.UnderlayIP}:51871", peer.Endpoint);
         Assert.Equal([RemotePodCidr], peer.AllowedIps.ToArray());
-        Assert.Contains(RemotePodCidr, await RoutesAsync(a, options.WireGuardInterface));
+        // The route follows the peer (a separate netlink call): wait for it rather than race it.
+        await Eventually.TrueAsync(async () => (await RoutesAsync(a, options.WireGuardInterface)).Contains(RemotePodCidr), AgentEnvironment.Timeout, "node-b's pod CIDR routed into the tunnel");
 
         // B learns A from A's published key (the other side's agent would); then A's pod reaches B's pod through the tunnel.
         await b.Reconciler.UpsertAsync(new RemoteNodeTunnel
@@ -136,7 +137,7 @@ public sealed class AgentWireGuardTests : IAsyncLifetime
         };
         await local.Client.PutAsync(ClusterMeshKeys.CachedNode(RemoteCluster, "node-c"), ClusterMeshJson.Serialize(nodeC));
         await Eventually.TrueAsync(async () => (await device.DumpAsync()).Peers.Length == 2, AgentEnvironment.Timeout, "node-c's peer added");
-        Assert.Contains("10.2.2.0/24", await RoutesAsync(a, options.WireGuardInterface));
+        await Eventually.TrueAsync(async () => (await RoutesAsync(a, options.WireGuardInterface)).Contains("10.2.2.0/24"), AgentEnvironment.Timeout, "node-c's pod CIDR routed into the tunnel");
 
         // (d) Stopping the agent leaves the tunnel carrying traffic. While it is down node-c leaves, and the cache is not
         // complete (no canaries): the restarted agent reuses key and interface and keeps node-c's peer until cluster2 is synced.
