@@ -98,9 +98,10 @@ public sealed class EtcdAuthTests : IAsyncLifetime
             }
         });
 
-        var watch = reader.WatchPrefixAsync("cilium/state/nodes/v1/", cancellationToken: cts.Token).GetAsyncEnumerator(cts.Token);
+        // Watched from the put's revision: a watch from "now" can be registered after the put and miss it.
+        var put = await root.PutAsync("cilium/state/nodes/v1/c1/n3", "node3");
+        var watch = reader.WatchPrefixAsync("cilium/state/nodes/v1/", put.Header.Revision, cancellationToken: cts.Token).GetAsyncEnumerator(cts.Token);
         var next = watch.MoveNextAsync().AsTask();
-        await root.PutAsync("cilium/state/nodes/v1/c1/n3", "node3");
         while (await next)
         {
             if (watch.Current.Events.Count > 0)

@@ -15,9 +15,11 @@ public sealed class EtcdDeadlineTests
         var pid = server.ProcessId!.Value;
 
         // SIGSTOP: the connection stays up but nothing answers, the case a deadline exists for.
-        PosixSignal.Send(pid, PosixSignal.Stop);
+        Assert.True(PosixSignal.Send(pid, PosixSignal.Stop), $"etcd (pid {pid}) is gone");
         try
         {
+            // Every thread stopped (state T), so nothing of etcd can answer.
+            await Eventually.TrueAsync(() => ProcessState(pid) == 'T', TimeSpan.FromSeconds(5), $"etcd (pid {pid}) stopped (state T in /proc/{pid}/stat)");
             var started = DateTime.UtcNow;
             var error = await Assert.ThrowsAsync<EtcdDeadlineExceededException>(() => client.GetAsync("deadline/k"));
             Assert.Equal(GrpcStatusCode.DeadlineExceeded, error.Status);
@@ -29,6 +31,13 @@ public sealed class EtcdDeadlineTests
         }
 
         Assert.Equal("v", (await client.GetAsync("deadline/k"))!.Value.ToStringUtf8());
+    }
+
+    // The state field of /proc/PID/stat (after the parenthesised command name).
+    private static char ProcessState(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[stat.LastIndexOf(')') + 2];
     }
 
     [Fact]
