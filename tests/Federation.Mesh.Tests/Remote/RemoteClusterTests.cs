@@ -347,27 +347,28 @@ public sealed class RemoteClusterTests : RemoteClusterTestBase
     [Fact]
     public async Task Entries_naming_another_cluster_outside_the_identity_range_or_malformed_are_counted_and_never_delivered()
     {
+        // A cluster name of its own: the metrics are process-wide, and other tests run a cluster "b" meanwhile.
         using var metrics = new MetricsProbe();
-        var b = await StartRemoteAsync("b", 2);
+        var b = await StartRemoteAsync("invalid-b", 2);
         var good = await b.PutServiceAsync("good");
-        await b.Client.PutAsync(ClusterMeshKeys.Service("b", "default", "impostor"), ClusterMeshJson.Serialize(RemoteEtcd.Service("c", 2, "impostor")));
+        await b.Client.PutAsync(ClusterMeshKeys.Service("invalid-b", "default", "impostor"), ClusterMeshJson.Serialize(RemoteEtcd.Service("c", 2, "impostor")));
         await b.Client.PutAsync(ClusterMeshKeys.Service("c", "default", "other"), ClusterMeshJson.Serialize(RemoteEtcd.Service("c", 3, "other")));
-        await b.Client.PutAsync(ClusterMeshKeys.Service("b", "default", "wrong-id"), ClusterMeshJson.Serialize(RemoteEtcd.Service("b", 9, "wrong-id")));
-        await b.Client.PutAsync(ClusterMeshKeys.Identity(ClusterIdentity.GetIdentityRange(3).First + 1), ClusterMeshJson.Serialize(RemoteEtcd.Labels("b", "x")));
-        await b.Client.PutAsync(ClusterMeshKeys.Node("b", "broken"), "{\"Name\":\"broken\",");
+        await b.Client.PutAsync(ClusterMeshKeys.Service("invalid-b", "default", "wrong-id"), ClusterMeshJson.Serialize(RemoteEtcd.Service("invalid-b", 9, "wrong-id")));
+        await b.Client.PutAsync(ClusterMeshKeys.Identity(ClusterIdentity.GetIdentityRange(3).First + 1), ClusterMeshJson.Serialize(RemoteEtcd.Labels("invalid-b", "x")));
+        await b.Client.PutAsync(ClusterMeshKeys.Node("invalid-b", "broken"), "{\"Name\":\"broken\",");
         await b.PutCanariesAsync();
         b.WriteConfigFile(ConfigDirectory);
         await StartManagerAsync();
 
-        await WaitForStateAsync("b", RemoteClusterState.Ready);
-        Assert.Equal([good], Observer.Entries("b").Keys);
-        var status = Status("b")!;
+        await WaitForStateAsync("invalid-b", RemoteClusterState.Ready);
+        Assert.Equal([good], Observer.Entries("invalid-b").Keys);
+        var status = Status("invalid-b")!;
         Assert.Equal(4, status.InvalidEntries); // the other cluster's prefix is not even read
         Assert.Equal(1, status.Kinds["services"].Entries);
         Assert.Equal(0, status.Kinds["nodes"].Entries);
         Assert.Equal(0, status.Kinds["identities"].Entries);
-        Assert.Equal(2, metrics.Counter("federation_remote_cluster_invalid_entries_total", "cluster=b,kind=services"));
-        Assert.Equal(1, metrics.Gauge("federation_remote_cluster_entries", "cluster=b,kind=services"));
+        Assert.Equal(2, metrics.Counter("federation_remote_cluster_invalid_entries_total", "cluster=invalid-b,kind=services"));
+        Assert.Equal(1, metrics.Gauge("federation_remote_cluster_entries", "cluster=invalid-b,kind=services"));
     }
 
     [Fact]
