@@ -642,11 +642,7 @@ string? ArgString(string name)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }
 
-int? ArgInt(string name)
-{
-    var i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : null;
-}
+int? ArgInt(string name) => ArgString(name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : null;
 
 // The fixture's --data-dir is overridden by a later one (etcd's flags: the last one wins).
 static string[] DataDir(string? tmpfs, string name) => tmpfs is null ? [] : ["--data-dir=" + Path.Combine(tmpfs, name)];
